@@ -1,0 +1,217 @@
+"""Studynaut's data: sources, their visuals, the note, its quiz and cards, and
+one job record per task execution."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+def source_upload_path(instance: "Source", filename: str) -> str:
+    # The client's file name is never used as a path: only a random name and
+    # a suffix chosen by us from the kind.
+    suffix = {
+        Source.Kind.PDF: ".pdf",
+        Source.Kind.AUDIO: ".audio",
+        Source.Kind.CAPTIONS: ".captions",
+    }.get(instance.kind, ".bin")
+    return f"uploads/{uuid.uuid4().hex}{suffix}"
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "TEXT"
+        YOUTUBE = "YOUTUBE"
+        PDF = "PDF"
+        AUDIO = "AUDIO"
+        CAPTIONS = "CAPTIONS"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        PROCESSING = "PROCESSING"
+        COMPLETED = "COMPLETED"
+        COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
+        FAILED = "FAILED"
+
+    class Stage(models.TextChoices):
+        EXTRACTING_TEXT = "EXTRACTING_TEXT"
+        ANALYZING_TEXT = "ANALYZING_TEXT"
+        PENDING_VISUAL_PROCESSING = "PENDING_VISUAL_PROCESSING"
+        GENERATING_VISUALS = "GENERATING_VISUALS"
+        ASSEMBLING_NOTE = "ASSEMBLING_NOTE"
+        PENDING_STUDY_TOOLS = "PENDING_STUDY_TOOLS"
+        GENERATING_STUDY_TOOLS = "GENERATING_STUDY_TOOLS"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
+    RETRYABLE_STATUSES = (Status.FAILED, Status.COMPLETED_WITH_ERRORS)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=255, blank=True)
+    input_text = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    file = models.FileField(upload_to=source_upload_path, blank=True, max_length=255)
+    original_filename = models.CharField(max_length=255, blank=True)
+    extracted_text = models.TextField(blank=True)
+
+    processing_status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
+    processing_stage = models.CharField(max_length=32, choices=Stage.choices, null=True, blank=True)
+    lesson_structure_json = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    # When the pipeline last made progress on this source; the watchdog
+    # resumes sources whose progress is older than PIPELINE_STUCK_AFTER.
+    progress_at = models.DateTimeField(null=True, blank=True)
+    # How many times the watchdog (or a chord error) resumed this run.
+    resume_attempts = models.PositiveIntegerField(default=0)
+    ai_provider = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="source_owner_created_idx"),
+            models.Index(fields=["owner", "processing_status"], name="source_owner_status_idx"),
+            models.Index(fields=["processing_status", "progress_at"], name="source_status_progress_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}: {self.title or '(untitled)'}"
+
+    @property
+    def needs_extraction(self) -> bool:
+        return self.kind != self.Kind.TEXT
+
+
+class Visual(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        PROCESSING = "PROCESSING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED)
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="visuals")
+    placeholder_id = models.CharField(max_length=32)
+    position = models.PositiveIntegerField(default=0)
+    description = models.TextField()
+    search_query = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    image_url = models.URLField(max_length=2000, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "placeholder_id"], name="visual_unique_placeholder"),
+        ]
+        indexes = [models.Index(fields=["source", "status"], name="visual_source_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Visual {self.placeholder_id} of source #{self.source_id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class Note(models.Model):
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="note")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
+    title = models.CharField(max_length=255)
+    markdown_content = models.TextField()
+    html_content = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="note_owner_created_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuizQuestion(models.Model):
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="quiz_questions")
+    position = models.PositiveIntegerField()
+    question = models.TextField()
+    options = models.JSONField()
+    answer_index = models.PositiveSmallIntegerField()
+    explanation = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["note", "position"], name="quiz_question_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+
+class Flashcard(models.Model):
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="flashcards")
+    position = models.PositiveIntegerField()
+    front = models.TextField()
+    back = models.TextField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["note", "position"], name="flashcard_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.front[:80]
+
+
+class JobRecord(models.Model):
+    """One row per execution of a pipeline task, written from Celery signals."""
+
+    class JobType(models.TextChoices):
+        EXTRACT_SOURCE_TEXT = "EXTRACT_SOURCE_TEXT"
+        PROCESS_SOURCE_TEXT = "PROCESS_SOURCE_TEXT"
+        PROCESS_VISUAL_PLACEHOLDERS = "PROCESS_VISUAL_PLACEHOLDERS"
+        GENERATE_VISUAL = "GENERATE_VISUAL"
+        ASSEMBLE_NOTE = "ASSEMBLE_NOTE"
+        GENERATE_STUDY_TOOLS = "GENERATE_STUDY_TOOLS"
+        RESUME_SOURCE = "RESUME_SOURCE"
+        WATCHDOG = "WATCHDOG"
+
+    class State(models.TextChoices):
+        STARTED = "STARTED"
+        SUCCESS = "SUCCESS"
+        RETRY = "RETRY"
+        FAILURE = "FAILURE"
+        IGNORED = "IGNORED"
+
+    task_id = models.CharField(max_length=64, db_index=True)
+    job_type = models.CharField(max_length=32, choices=JobType.choices)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs")
+    visual_id = models.BigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTED)
+    attempt = models.PositiveIntegerField(default=1)
+    worker = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["source", "started_at"], name="job_source_started_idx"),
+            models.Index(fields=["job_type", "state"], name="job_type_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type} {self.state} (attempt {self.attempt})"

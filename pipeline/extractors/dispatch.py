@@ -1,0 +1,43 @@
+"""Text of a source, whatever its kind."""
+
+from notes.models import Source
+
+from .base import ExtractionError
+
+
+def extract_text(source: Source) -> str:
+    """Extract the plain text of a source. Raises ExtractionError."""
+    # Imported here: each extractor pulls in its own library.
+    kind = source.kind
+    if kind == Source.Kind.TEXT:
+        from .text import normalize_text
+
+        return normalize_text(source.input_text)
+    if kind == Source.Kind.YOUTUBE:
+        from .youtube import fetch_transcript, parse_video_id
+
+        try:
+            video_id = parse_video_id(source.url)
+        except ValueError as exc:
+            raise ExtractionError(str(exc)) from exc
+        return fetch_transcript(video_id)
+    if not source.file:
+        raise ExtractionError("The source has no uploaded file.")
+    try:
+        handle = source.file.open("rb")
+    except FileNotFoundError as exc:
+        raise ExtractionError("The uploaded file is missing from storage; upload it again.") from exc
+    with handle:
+        if kind == Source.Kind.PDF:
+            from .pdf import pdf_to_text
+
+            return pdf_to_text(handle)
+        if kind == Source.Kind.CAPTIONS:
+            from .captions import captions_to_text
+
+            return captions_to_text(handle.read())
+        if kind == Source.Kind.AUDIO:
+            from .audio import transcribe_audio
+
+            return transcribe_audio(handle, filename=source.original_filename or "lecture.mp3")
+    raise ExtractionError(f"Sources of kind {kind} cannot be extracted.")

@@ -1,0 +1,316 @@
+"""Studynaut settings: one module, read from the environment.
+
+Every setting has a safe default so that a fresh checkout runs offline on
+SQLite with no keys. Nonsense values fail loudly at start-up rather than
+misbehaving later. SPEC section 7 lists the names; `.env.example` documents them.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def positive_int(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be a positive integer, got {value}.")
+    return value
+
+
+def positive_float(name: str, default: float) -> float:
+    value = env.float(name, default=default)
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be positive, got {value}.")
+    return value
+
+
+def csv_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
+
+
+# Where the embedded defaults keep their files: the SQLite database, uploads
+# and the generated secret key.
+DATA_DIR = Path(env.str("STUDYNAUT_DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once per data dir.
+
+    A secret never has a default in code: a fresh install gets its own random
+    key, stored with owner-only permissions beside the SQLite database.
+    """
+    if key := env.str("SECRET_KEY", default=""):
+        return key
+    path = DATA_DIR / ".secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(key)
+        return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = csv_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = csv_list("CSRF_TRUSTED_ORIGINS", "")
+# Absolute base of links the API hands out (generated images).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "notes",
+    "pipeline",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "studynaut.urls"
+WSGI_APPLICATION = "studynaut.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded run has a worker thread beside the main one: wait for locks.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve static files straight from the apps, so DEBUG=0 works without a
+# collectstatic step (the release step still runs it for production).
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "media/"
+
+# --- Limits -----------------------------------------------------------------
+MAX_UPLOAD_BYTES = positive_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+MAX_TEXT_CHARS = positive_int("MAX_TEXT_CHARS", 200_000)
+# Uploads above this size go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TEXT_CHARS * 4 + 64 * 1024
+
+# --- REST API ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: an API client without credentials gets 401 with a
+    # WWW-Authenticate header rather than 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="600/min"),
+        "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="30/min"),
+        "auth": env.str("THROTTLE_AUTH", default="20/min"),
+    },
+    "EXCEPTION_HANDLER": "notes.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Studynaut API",
+    "DESCRIPTION": "Turn a study source into a note with pictures, a quiz and flashcards.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Cache (throttling, rate limits when Redis is absent) -------------------
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+EMBEDDED = CELERY_BROKER_URL.startswith("memory://")
+CELERY_RESULT_BACKEND = env.str(
+    "CELERY_RESULT_BACKEND",
+    default="cache+memory://" if EMBEDDED else CELERY_BROKER_URL,
+)
+if not EMBEDDED and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Shared throttling state for every web process.
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CELERY_BROKER_URL,
+        "KEY_PREFIX": "studynaut",
+    }
+
+PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
+PROVIDER_TIMEOUT = positive_float("PROVIDER_TIMEOUT", 30.0)
+PROVIDER_BACKOFF_BASE = positive_float("PROVIDER_BACKOFF_BASE", 1.0)
+PROVIDER_BACKOFF_MAX = positive_float("PROVIDER_BACKOFF_MAX", 20.0)
+if PROVIDER_MAX_RETRIES < 0:
+    raise ImproperlyConfigured("PROVIDER_MAX_RETRIES must be 0 or more.")
+
+CELERY_TASK_TIME_LIMIT = positive_int("CELERY_TASK_TIME_LIMIT", 300)
+CELERY_TASK_SOFT_TIME_LIMIT = positive_int("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 30)
+# Countdown of task-level retries (database or broker hiccups, a join that
+# is not ready yet): always far below the visibility timeout.
+TASK_RETRY_DELAY_MAX = positive_int("TASK_RETRY_DELAY_MAX", 30)
+CELERY_VISIBILITY_TIMEOUT = positive_int("CELERY_VISIBILITY_TIMEOUT", 600)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT + TASK_RETRY_DELAY_MAX:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT plus "
+        "TASK_RETRY_DELAY_MAX, or a running task would be delivered twice."
+    )
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXTENDED = False
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TIMEZONE = TIME_ZONE
+# Chord joins live in the result backend: keep them far longer than the
+# slowest chord with all its retries.
+CELERY_RESULT_EXPIRES = positive_int("CELERY_RESULT_EXPIRES", 24 * 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
+
+QUEUE_BOOKKEEPING = "bookkeeping"
+QUEUE_AI = "ai"
+QUEUE_IMAGES = "images"
+PIPELINE_QUEUES = (QUEUE_BOOKKEEPING, QUEUE_AI, QUEUE_IMAGES)
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_BOOKKEEPING
+CELERY_TASK_ROUTES = {
+    "pipeline.extract_source_text": {"queue": QUEUE_AI},
+    "pipeline.process_source_text": {"queue": QUEUE_AI},
+    "pipeline.generate_study_tools": {"queue": QUEUE_AI},
+    "pipeline.generate_visual": {"queue": QUEUE_IMAGES},
+}
+
+# --- Pipeline ---------------------------------------------------------------
+PIPELINE_STUCK_AFTER = positive_int("PIPELINE_STUCK_AFTER", 900)
+PIPELINE_MAX_ATTEMPTS = positive_int("PIPELINE_MAX_ATTEMPTS", 3)
+WATCHDOG_INTERVAL = positive_float("WATCHDOG_INTERVAL", 60.0)
+# How long ASSEMBLE_NOTE waits (in retries) for visuals that are not final.
+ASSEMBLE_MAX_WAITS = positive_int("ASSEMBLE_MAX_WAITS", 10)
+CELERY_BEAT_SCHEDULE = {
+    "pipeline-watchdog": {
+        "task": "pipeline.watchdog",
+        "schedule": WATCHDOG_INTERVAL,
+        "options": {"expires": WATCHDOG_INTERVAL},
+    },
+}
+
+# --- Providers --------------------------------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_TRANSCRIBE_MODEL = env.str("OPENAI_TRANSCRIBE_MODEL", default="whisper-1")
+OPENAI_RPM = positive_int("OPENAI_RPM", 60)
+AI_PROVIDERS = csv_list("AI_PROVIDERS", "openai,local" if OPENAI_API_KEY else "local")
+if not AI_PROVIDERS:
+    raise ImproperlyConfigured("AI_PROVIDERS must name at least one provider.")
+
+SERPAPI_API_KEY = env.str("SERPAPI_API_KEY", default="")
+SERPAPI_BASE_URL = env.str("SERPAPI_BASE_URL", default="") or None
+SERPAPI_RPM = positive_int("SERPAPI_RPM", 60)
+IMAGE_PROVIDER = env.str("IMAGE_PROVIDER", default="serpapi" if SERPAPI_API_KEY else "offline")
+
+YOUTUBE_LANGUAGES = csv_list("YOUTUBE_LANGUAGES", "en,en-US,en-GB")
+
+# --- Logging ----------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"task_context": {"()": "pipeline.logging.TaskContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s "
+            "[source=%(source_id)s task=%(task_name)s id=%(task_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["task_context"],
+        },
+    },
+    "loggers": {
+        "studynaut": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "pipeline": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from pipeline.providers.offline_images import generated_image
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("notes.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("images/generated/<str:token>.svg", generated_image, name="generated-image"),
+]

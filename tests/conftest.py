@@ -1,0 +1,70 @@
+"""Shared fixtures: the real services, a real Celery worker, users."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from studynaut.celery import app as celery_app
+
+
+def pytest_configure(config) -> None:
+    # Fail early and clearly when a test run is pointed at the wrong services.
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        pytest.exit(f"The tests need PostgreSQL (DATABASE_URL), got {engine}.", returncode=3)
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.exit("The tests need Redis (CELERY_BROKER_URL=redis://...).", returncode=3)
+
+
+@pytest.fixture
+def redis_db():
+    """The test run's Redis database, emptied before the test."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_db):
+    """A real Celery worker consuming every pipeline queue from the real Redis,
+    running in threads of this process so settings overrides reach it.
+
+    Tests that use it see committed data only (transactional_db): the worker
+    works on its own database connections, like a worker in production.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        queues=list(settings.PIPELINE_QUEUES),
+        shutdown_timeout=30,
+        loglevel="WARNING",
+    ) as worker:
+        yield worker
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="ada", password="correct horse battery")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="grace", password="correct horse battery")
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
+    """Poll until `predicate()` returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,25 @@
+"""Running sources through the pipeline in tests."""
+
+from django.db import transaction
+
+from notes.models import Source
+from notes.services import source_start_pipeline
+
+from .conftest import wait_for
+
+FINAL = (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS, Source.Status.FAILED)
+
+
+def submit(owner, **fields) -> Source:
+    with transaction.atomic():
+        source = Source.objects.create(owner=owner, **fields)
+        source_start_pipeline(source=source)
+    return source
+
+
+def wait_until_final(source: Source, *, timeout: float = 90) -> Source:
+    def finished():
+        source.refresh_from_db()
+        return source.processing_status in FINAL and source
+
+    return wait_for(finished, timeout=timeout, message=f"source {source.pk} to finish")
