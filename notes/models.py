@@ -55,7 +55,8 @@ class Source(models.Model):
     extracted_text = models.TextField(blank=True)
 
     processing_status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
-    processing_stage = models.CharField(max_length=32, choices=Stage.choices, null=True, blank=True)
+    # SPEC: the stage is null once finished (not "").
+    processing_stage = models.CharField(max_length=32, choices=Stage.choices, null=True, blank=True)  # noqa: DJ001
     lesson_structure_json = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
 

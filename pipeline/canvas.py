@@ -56,7 +56,9 @@ def visuals_signature(*, source_id: int, visual_ids: list[int]) -> Signature:
     if not visual_ids:
         return assemble
     header = [tasks.generate_visual.si(source_id=source_id, visual_id=visual_id) for visual_id in visual_ids]
-    callback = assemble.on_error(tasks.resume_source.si(source_id=source_id, reason="the visuals' chord failed"))
+    callback = assemble.on_error(
+        tasks.resume_source.si(source_id=source_id, reason="the visuals' chord failed")
+    )
     return chord(header, callback)
 
 

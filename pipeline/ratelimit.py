@@ -187,7 +187,9 @@ def _try_acquire(provider: str, interval: float, burst: int) -> float:
             keys=[tat_key, pause_key], args=[f"{interval * 1000:.3f}", burst]
         )
     except redis.RedisError as exc:
-        logger.warning("rate limiter unavailable (%s); letting a %s request through", type(exc).__name__, provider)
+        logger.warning(
+            "rate limiter unavailable (%s); letting a %s request through", type(exc).__name__, provider
+        )
         return 0.0
     return int(waited_ms) / 1000
 

@@ -214,7 +214,10 @@ def visual_generate(*, visual_id: int) -> str | None:
     except ProviderError as exc:
         status, fields = Visual.Status.FAILED, {"error_message": str(exc)[:2000], "image_url": ""}
     else:
-        status, fields = Visual.Status.COMPLETED, {"image_url": url, "provider": provider, "error_message": ""}
+        status, fields = (
+            Visual.Status.COMPLETED,
+            {"image_url": url, "provider": provider, "error_message": ""},
+        )
     # Only a visual that is not final yet takes the outcome: a duplicate
     # delivery that finishes second changes nothing.
     Visual.objects.filter(pk=visual_id).exclude(status__in=Visual.FINAL_STATUSES).update(

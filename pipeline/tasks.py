@@ -165,7 +165,5 @@ def watchdog(self) -> int:
     """Resume every source stuck in a stage longer than PIPELINE_STUCK_AFTER."""
     stuck = services.stuck_sources()
     for source_id in stuck:
-        resume_source.delay(
-            source_id=source_id, reason=f"no progress for {settings.PIPELINE_STUCK_AFTER} s"
-        )
+        resume_source.delay(source_id=source_id, reason=f"no progress for {settings.PIPELINE_STUCK_AFTER} s")
     return len(stuck)

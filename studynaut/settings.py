@@ -288,6 +288,12 @@ SERPAPI_RPM = positive_int("SERPAPI_RPM", 60)
 IMAGE_PROVIDER = env.str("IMAGE_PROVIDER", default="serpapi" if SERPAPI_API_KEY else "offline")
 
 YOUTUBE_LANGUAGES = csv_list("YOUTUBE_LANGUAGES", "en,en-US,en-GB")
+# Above this many characters the lesson structure is built from chunks and
+# merged, so the end of a long transcript still reaches the note.
+AI_CHUNK_CHARS = positive_int("AI_CHUNK_CHARS", 24_000)
+# Longest wait for a shared rate-limit token before the call is retried later.
+RATE_LIMIT_MAX_WAIT = positive_float("RATE_LIMIT_MAX_WAIT", 30.0)
+OPENAI_TRANSCRIBE_TIMEOUT = positive_float("OPENAI_TRANSCRIBE_TIMEOUT", PROVIDER_TIMEOUT * 8)
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -68,3 +68,10 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def offline(settings):
+    """The offline providers: the local AI and generated images."""
+    settings.AI_PROVIDERS = ["local"]
+    settings.IMAGE_PROVIDER = "offline"

@@ -88,7 +88,7 @@ def error(
     *,
     retry_after: float | None = None,
     code: str | None = None,
-    type: str | None = None,  # noqa: A002  (the wire name)
+    type: str | None = None,
 ) -> dict:
     """HTTP ``status`` with the service's error body (and ``Retry-After``)."""
     return {
@@ -205,7 +205,12 @@ class FakeServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name=type(self).__name__)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=type(self).__name__,
+        )
         self._thread.start()
         return self
 
@@ -492,7 +497,9 @@ class FakeOpenAI(FakeServer):
         refusal_text = None
         if kind == "ok":
             data = behaviour.get("data")
-            content = json.dumps(data if data is not None else default_answer(recorded.kind, source_text(recorded)))
+            content = json.dumps(
+                data if data is not None else default_answer(recorded.kind, source_text(recorded))
+            )
         elif kind == "respond":
             content = json.dumps(behaviour["fn"](recorded))
         elif kind == "invalid_json":
@@ -615,13 +622,15 @@ class FakeSerpAPI(FakeServer):
 YOUTUBE_API_KEY = "fakeInnertubeKey_123"
 
 
-def _youtube_transcript_xml(lines: list[str]) -> str:
+def _youtube_transcript_xml(lines: list) -> str:
+    """timedtext XML; a line is a text (2.5 s after the previous one) or ``(text, start_seconds)``."""
     from xml.sax.saxutils import escape
 
-    items = "".join(
-        f'<text start="{i * 2.5:.2f}" dur="2.4">{escape(line)}</text>' for i, line in enumerate(lines)
-    )
-    return f'<?xml version="1.0" encoding="utf-8" ?><transcript>{items}</transcript>'
+    items = []
+    for i, line in enumerate(lines):
+        text, start = line if isinstance(line, tuple | list) else (line, i * 2.5)
+        items.append(f'<text start="{start:.2f}" dur="2.4">{escape(text)}</text>')
+    return f'<?xml version="1.0" encoding="utf-8" ?><transcript>{"".join(items)}</transcript>'
 
 
 class FakeYouTubeAdapter(BaseAdapter):
@@ -649,7 +658,9 @@ class FakeYouTubeAdapter(BaseAdapter):
         self.tracks = (
             tracks
             if tracks is not None
-            else [{"lang": "en", "name": "English", "lines": ["Hello and welcome.", "Today: photosynthesis."]}]
+            else [
+                {"lang": "en", "name": "English", "lines": ["Hello and welcome.", "Today: photosynthesis."]}
+            ]
         )
         self.translations = list(translations)
         self.log: list[tuple[str, str]] = []
@@ -657,7 +668,9 @@ class FakeYouTubeAdapter(BaseAdapter):
     def close(self) -> None:
         pass
 
-    def _response(self, request: requests.PreparedRequest, status: int, body: str | dict) -> requests.Response:
+    def _response(
+        self, request: requests.PreparedRequest, status: int, body: str | dict
+    ) -> requests.Response:
         response = requests.Response()
         response.status_code = status
         response._content = (json.dumps(body) if isinstance(body, dict) else body).encode()
@@ -684,7 +697,9 @@ class FakeYouTubeAdapter(BaseAdapter):
             if self.scenario == "recaptcha":
                 return self._response(request, 200, '<html><div class="g-recaptcha"></div></html>')
             return self._response(
-                request, 200, f'<html><script>ytcfg.set({{"INNERTUBE_API_KEY": "{YOUTUBE_API_KEY}"}})</script></html>'
+                request,
+                200,
+                f'<html><script>ytcfg.set({{"INNERTUBE_API_KEY": "{YOUTUBE_API_KEY}"}})</script></html>',
             )
         if url.path == "/youtubei/v1/player":
             return self._response(request, 200, self._player(parse_qs(url.query)))
@@ -696,7 +711,7 @@ class FakeYouTubeAdapter(BaseAdapter):
                 if track["lang"] == lang:
                     lines = track.get("lines", [])
                     if target:
-                        lines = [f"[{target}] {line}" for line in lines]
+                        lines = [f"[{target}] {line}" for line in lines if isinstance(line, str)]
                     return self._response(request, 200, _youtube_transcript_xml(lines))
             return self._response(request, 404, "")
         return self._response(request, 404, "")
@@ -714,7 +729,10 @@ class FakeYouTubeAdapter(BaseAdapter):
             }
         if self.scenario == "bot_blocked":
             return {
-                "playabilityStatus": {"status": "LOGIN_REQUIRED", "reason": "Sign in to confirm you’re not a bot"}
+                "playabilityStatus": {
+                    "status": "LOGIN_REQUIRED",
+                    "reason": "Sign in to confirm you\u2019re not a bot",
+                }
             }
         if self.scenario == "disabled":
             return {"playabilityStatus": {"status": "OK"}, "videoDetails": {"videoId": video_id}}
@@ -762,7 +780,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     fake = (FakeOpenAI if args.service == "openai" else FakeSerpAPI)(port=args.port).start()
-    print(fake.base_url, flush=True)  # noqa: T201
+    print(fake.base_url, flush=True)
     try:
         while True:
             time.sleep(3600)

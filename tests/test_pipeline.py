@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 
 from notes.models import Flashcard, JobRecord, Note, QuizQuestion, Source, Visual
 
 from .pipeline_helpers import submit, wait_until_final
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-OFFLINE = override_settings(AI_PROVIDERS=["local"], IMAGE_PROVIDER="offline")
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def lecture_text() -> str:
@@ -38,7 +37,6 @@ def assert_complete_study_kit(source: Source) -> Note:
     return note
 
 
-@OFFLINE
 def test_a_text_source_becomes_a_note_with_images_quiz_and_flashcards(celery_worker, user):
     source = submit(user, kind=Source.Kind.TEXT, input_text=lecture_text())
 
@@ -62,7 +60,6 @@ def test_a_text_source_becomes_a_note_with_images_quiz_and_flashcards(celery_wor
     )
 
 
-@OFFLINE
 def test_a_given_title_stays_the_sources_title(celery_worker, user):
     source = submit(user, kind=Source.Kind.TEXT, input_text=lecture_text(), title="My own title")
 
@@ -72,7 +69,6 @@ def test_a_given_title_stays_the_sources_title(celery_worker, user):
     assert source.note.title != "My own title"
 
 
-@OFFLINE
 def test_a_caption_file_becomes_a_note(celery_worker, user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     captions = (SAMPLES / "lecture.vtt").read_bytes()
@@ -95,12 +91,14 @@ def test_a_caption_file_becomes_a_note(celery_worker, user, settings, tmp_path):
     assert JobRecord.objects.filter(source=source, job_type=JobRecord.JobType.EXTRACT_SOURCE_TEXT).exists()
 
 
-@OFFLINE
 def test_a_pdf_becomes_a_note_with_its_text(celery_worker, user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     pdf = (SAMPLES / "lecture.pdf").read_bytes()
     source = submit(
-        user, kind=Source.Kind.PDF, file=SimpleUploadedFile("lecture.pdf", pdf), original_filename="lecture.pdf"
+        user,
+        kind=Source.Kind.PDF,
+        file=SimpleUploadedFile("lecture.pdf", pdf),
+        original_filename="lecture.pdf",
     )
 
     source = wait_until_final(source)
@@ -110,8 +108,9 @@ def test_a_pdf_becomes_a_note_with_its_text(celery_worker, user, settings, tmp_p
     assert last_words.split()[-1].strip(".") in source.extracted_text
 
 
-@OFFLINE
-def test_an_unreadable_pdf_fails_in_extraction_with_a_readable_reason(celery_worker, user, settings, tmp_path):
+def test_an_unreadable_pdf_fails_in_extraction_with_a_readable_reason(
+    celery_worker, user, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     source = submit(
         user,
@@ -129,7 +128,6 @@ def test_an_unreadable_pdf_fails_in_extraction_with_a_readable_reason(celery_wor
     assert not Note.objects.filter(source=source).exists()
 
 
-@OFFLINE
 def test_an_encrypted_pdf_fails_with_a_password_message(celery_worker, user, settings, tmp_path):
     from pypdf import PdfReader, PdfWriter
 
@@ -140,7 +138,10 @@ def test_an_encrypted_pdf_fails_with_a_password_message(celery_worker, user, set
     buffer = io.BytesIO()
     writer.write(buffer)
     source = submit(
-        user, kind=Source.Kind.PDF, file=SimpleUploadedFile("locked.pdf", buffer.getvalue()), original_filename="x"
+        user,
+        kind=Source.Kind.PDF,
+        file=SimpleUploadedFile("locked.pdf", buffer.getvalue()),
+        original_filename="x",
     )
 
     source = wait_until_final(source)
@@ -150,7 +151,6 @@ def test_an_encrypted_pdf_fails_with_a_password_message(celery_worker, user, set
     assert "password" in source.error_message.lower()
 
 
-@override_settings(AI_PROVIDERS=["local"], IMAGE_PROVIDER="offline")
 @pytest.mark.parametrize("text", ["<script>alert(1)</script> <img src=x onerror=alert(2)>"])
 def test_hostile_markup_in_a_source_comes_out_harmless(celery_worker, user, text):
     body = lecture_text() + "\n\n" + text + "\n\n[click](javascript:alert(3))\n"
@@ -164,7 +164,6 @@ def test_hostile_markup_in_a_source_comes_out_harmless(celery_worker, user, text
     assert "javascript:" not in html
 
 
-@OFFLINE
 def test_running_the_whole_pipeline_again_creates_no_duplicates(celery_worker, user):
     from notes.services import source_start_pipeline
 

@@ -4,13 +4,12 @@ what it refuses to do."""
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
 from pipeline import services
 from pipeline.placeholders import find_placeholders, placeholder_id
 
-pytestmark = [pytest.mark.django_db, override_settings(AI_PROVIDERS=["local"], IMAGE_PROVIDER="offline")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("offline")]
 
 LECTURE = (Path(__file__).resolve().parent.parent / "samples" / "lecture.md").read_text()
 
@@ -31,7 +30,9 @@ def run_all_steps(source_id: int) -> None:
 def snapshot(source: Source) -> dict:
     note = Note.objects.get(source=source)
     return {
-        "visuals": list(Visual.objects.filter(source=source).values_list("placeholder_id", "status", "image_url")),
+        "visuals": list(
+            Visual.objects.filter(source=source).values_list("placeholder_id", "status", "image_url")
+        ),
         "note": (note.pk, note.markdown_content),
         "questions": QuizQuestion.objects.filter(note=note).count(),
         "cards": Flashcard.objects.filter(note=note).count(),

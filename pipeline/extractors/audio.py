@@ -23,17 +23,15 @@ NO_KEY = "Audio needs a transcription provider: set OPENAI_API_KEY."
 
 
 def _size(fileobj: IO[bytes]) -> int | None:
-    size = getattr(fileobj, "size", None)  # Django's File and UploadedFile
-    if isinstance(size, int):
-        return size
+    """The whole file's size, rewound to its start (the SDK uploads the whole file); None if unknown."""
     try:
-        position = fileobj.tell()
         fileobj.seek(0, io.SEEK_END)
-        end = fileobj.tell()
-        fileobj.seek(position)
-        return end - position
+        size = fileobj.tell()
+        fileobj.seek(0)
+        return size
     except (AttributeError, OSError, ValueError):
-        return None
+        size = getattr(fileobj, "size", None)  # Django's File and UploadedFile
+        return size if isinstance(size, int) and size > MAX_AUDIO_BYTES else None
 
 
 def transcribe_audio(fileobj: IO[bytes], *, filename: str) -> str:

@@ -25,7 +25,9 @@ _SHORT_HOSTS = {"youtu.be"}
 _NOCOOKIE_HOSTS = {"youtube-nocookie.com", "www.youtube-nocookie.com"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_ID = re.compile(r"/(shorts|embed|live)/([A-Za-z0-9_-]{11})/?")
-_NOT_YOUTUBE = "Not a YouTube video link: give a youtube.com/watch?v=..., youtu.be/... link or an 11-character video id."
+_NOT_YOUTUBE = (
+    "Not a YouTube video link: give a youtube.com/watch?v=..., youtu.be/... link or an 11-character video id."
+)
 
 
 def parse_video_id(value: str) -> str:
@@ -212,7 +214,9 @@ def _map_error(exc: Exception) -> ExtractionError:
             transient=not client_error,
         )
     if isinstance(exc, yta.FailedToCreateConsentCookie):
-        return ExtractionError("YouTube asked for a cookie consent we could not give; try again later.", transient=True)
+        return ExtractionError(
+            "YouTube asked for a cookie consent we could not give; try again later.", transient=True
+        )
     if isinstance(exc, yta.YouTubeDataUnparsable):
         return ExtractionError("YouTube answered with a page we could not read.", transient=True)
     if isinstance(exc, requests.Timeout):

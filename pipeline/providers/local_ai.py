@@ -37,7 +37,7 @@ _MAX_DESCRIPTION_CHARS = 160
 _MAX_QUESTION_SENTENCE_CHARS = 380
 _MAX_BACK_CHARS = 400
 
-_VISUAL_RE = re.compile(r"\[VISUAL::[^\]]*\]?", re.IGNORECASE)
+_VISUAL_RE = re.compile(r"\[VISUAL::[^\[\]\n]*\]|\[VISUAL::", re.IGNORECASE)
 _FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _ATX_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _ATX_EMPTY_RE = re.compile(r"^\s{0,3}#{1,6}\s*$")
@@ -64,18 +64,22 @@ _NOUN_CONTEXT = _wordset(
     the a an this these those its their our his her my your each every some many much
     most more less few several other another such no any all both either neither of in on at
     by for from with without within into onto about against during through across between
-    among via per than as like called named and or nor is are was were be been being
-    including include includes contain contains containing called termed
+    among via per than as like called named including include includes contain contains
+    containing called termed
     """
 )
-# Words that YAKE likes but that make poor study terms on their own.
+# A word before a term that says "a verb is here" ("to move", "they remove").
 _VERB_CONTEXT = _wordset(
     """
     to can could will would may might must should shall cannot not also often then does do did
     they we you i he she it who which that usually always never sometimes
     """
 )
+# A word after a term that says "this was a verb with its object" ("removes them").
+_OBJECT_WORDS = _wordset("the a an them it us him these those its their our his her this my your")
+_ADVERB_ENDINGS = ("ally", "ously", "ively", "ently", "antly", "ingly", "edly", "tly", "rly", "dly", "fully")
 _ADJECTIVE_ENDINGS = ("ive", "ous", "ful", "less", "able", "ible", "ical", "ed", "est")
+# Words that YAKE likes but that make poor study terms on their own.
 _GENERIC_WORDS = _wordset(
     """
     also often however therefore thus hence may might must can could would should will shall
@@ -102,7 +106,7 @@ _STOPWORDS = _SMALL_WORDS | _wordset(
 )
 _META_RE = re.compile(
     r"\b(?:this|the|today's|our) (?:lecture|chapter|section|lesson|talk|video|course|unit|module)\b"
-    r"|\bwe(?: will|'ll)\b|\bin this\b",
+    r"|\bwe(?: will|'ll)\b|\bin this\b|\btoday,? we\b|\bwelcome\b",
     re.IGNORECASE,
 )
 _DANGLING_START_RE = re.compile(r"^(?:this|these|that|those|it|they|such|here|there)\b", re.IGNORECASE)
@@ -210,7 +214,8 @@ def markdown_to_plain(markdown: str) -> str:
     markdown = _VISUAL_RE.sub("\n", markdown)
     out: list[str] = []
     in_fence: str | None = None
-    for line in markdown.split("\n"):
+    lines = markdown.split("\n")
+    for index, line in enumerate(lines):
         fence = _FENCE_RE.match(line)
         if in_fence:
             if fence and fence.group(1)[0] == in_fence[0] and len(fence.group(1)) >= len(in_fence):
@@ -237,6 +242,14 @@ def markdown_to_plain(markdown: str) -> str:
             continue
         if "|" in line and line.strip().startswith("|"):
             line = " ; ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
+        elif line.strip() and _looks_like_heading(
+            line,
+            lines[index - 1] if index else None,
+            next((candidate for candidate in lines[index + 1 : index + 4] if candidate.strip()), None),
+            index + 1 < len(lines) and not lines[index + 1].strip(),
+        ):
+            out.extend(["", line, ""])  # a plain-text heading is a paragraph of its own
+            continue
         out.append(line)
     paragraphs = []
     for block in re.split(r"\n\s*\n", "\n".join(out)):
@@ -276,6 +289,7 @@ def _term_key(term: str) -> str:
     return " ".join(_stem(word) for word in re.findall(r"[\w'\u2019-]+", term))
 
 
+@lru_cache(maxsize=4096)
 def _term_pattern(term: str) -> re.Pattern[str]:
     words = [re.escape(word) for word in term.split()]
     return re.compile(r"(?<![\w-])" + r"[^\S\n]+".join(words) + r"(?![\w-])", re.IGNORECASE)
@@ -307,8 +321,9 @@ def _capitalize_first(text: str) -> str:
 # --------------------------------------------------------------------------- #
 
 
-@lru_cache(maxsize=4)
 def _extractor(top: int) -> yake.KeywordExtractor:
+    # A fresh extractor per call: YAKE keeps a similarity cache on the instance,
+    # which would grow without bound (and be shared between threads) in a worker.
     return yake.KeywordExtractor(lan="en", n=3, dedup_lim=0.8, top=top)
 
 
@@ -333,6 +348,7 @@ class _Evidence:
     noun_share: float  # occurrences where a noun phrase starts
     verb_share: float  # occurrences after "to", a modal or a pronoun
     modifier_only: bool  # a single word that only ever modifies a following word
+    proper: bool  # capitalised words, also found mid-sentence (a name)
 
 
 def _term_evidence(text: str, keyword: str) -> _Evidence:
@@ -349,26 +365,30 @@ def _term_evidence(text: str, keyword: str) -> _Evidence:
         word = (previous.group(1) or "").casefold() if previous else ""
         sentence_start = not word or re.search(r"[.!?:;(\n\"\u201c]", separator) is not None
         weights[form] += 1 if sentence_start else 2
-        if sentence_start or word in _NOUN_CONTEXT:
+        after = re.match(r"( +)([A-Za-z][\w'\u2019-]*)", text[match.end() : match.end() + 40])
+        if after and after.group(2).casefold() in _OBJECT_WORDS:
+            verbish += 1  # "removes them", "move a few": a verb and its object
+        elif sentence_start or word in _NOUN_CONTEXT:
             nounish += 1
         elif word in _VERB_CONTEXT:
             verbish += 1
-        after = re.match(r"( +)([A-Za-z][\w'\u2019-]*)", text[match.end() : match.end() + 40])
         if after and after.group(2).casefold() not in _STOPWORDS:
             modifier += 1
-            following_words.add(after.group(2).casefold())
+            following_words.add(_stem(after.group(2)))
         else:
             following_words.add("")
     total = sum(forms.values())
     if not total:
-        return _Evidence(keyword, 0, 0.0, 0.0, False)
-    best = max(forms, key=lambda item: weights[item])  # first seen wins a tie
+        return _Evidence(keyword, 0, 0.0, 0.0, False, False)
+    # Mid-sentence spellings win; then the plainer (less capitalised) one.
+    best = max(forms, key=lambda item: (weights[item], -sum(char.isupper() for char in item)))
     single = " " not in best
     modifier_only = single and (
-        ("" not in following_words and len(following_words) == 1)
+        ("" not in following_words and len(following_words) == 1 and total >= 2)
         or (best.casefold().endswith(_ADJECTIVE_ENDINGS) and modifier / total >= 0.5)
     )
-    return _Evidence(best, total, nounish / total, verbish / total, modifier_only)
+    proper = all(word[:1].isupper() for word in best.split()) and weights[best] > forms[best]
+    return _Evidence(best, total, nounish / total, verbish / total, modifier_only, proper)
 
 
 def _ranked_terms(plain: str, limit: int) -> tuple[list[str], list[str]]:
@@ -385,6 +405,7 @@ def _ranked_terms(plain: str, limit: int) -> tuple[list[str], list[str]]:
     raw = [keyword for keyword, _score in _extractor(max(60, limit * 3)).extract_keywords(sample)]
     strong: list[str] = []
     weak: list[str] = []
+    counts: dict[str, int] = {}
     for keyword in raw:
         keyword = _squash(keyword)
         if not _plausible_term(keyword):
@@ -392,16 +413,29 @@ def _ranked_terms(plain: str, limit: int) -> tuple[list[str], list[str]]:
         evidence = _term_evidence(sample, keyword)
         if not evidence.count:
             continue
-        multi = " " in evidence.form
+        words = evidence.form.casefold().split()
+        multi = len(words) > 1
+        if not multi and words[0].endswith(_ADVERB_ENDINGS):
+            continue
+        if multi and (
+            any(word in _STOPWORDS and word != "of" for word in words[1:-1])
+            or words[-1].endswith(("ed", "ing"))
+        ):
+            weak.append(evidence.form)
+            continue
         if (
             evidence.noun_share >= 0.34
             and evidence.verb_share < evidence.noun_share
             and not evidence.modifier_only
-            and (evidence.count >= 2 or not multi or len(sample) < 1500)
+            and (not multi or evidence.count >= 2 or evidence.proper)
         ):
             strong.append(evidence.form)
+            counts[evidence.form] = evidence.count
         else:
             weak.append(evidence.form)
+    if _count_words(sample) >= 150:
+        # In a real lecture a key term comes back; one-off words go after those that do.
+        strong.sort(key=lambda form: counts[form] < 2)
     keys: list[str] = []
     kept: tuple[list[str], list[str]] = ([], [])
     for group, candidates in enumerate((strong, weak)):
@@ -447,6 +481,8 @@ def _looks_like_heading(line: str, previous: str | None, following: str | None, 
     if not nxt or not (nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in "\"'(\u201c-*\u2022"):
         return False
     numbered = _NUMBERED_HEADING_RE.match(text) is not None
+    if numbered and _LIST_RE.match(text) and _LIST_RE.match(nxt):
+        return False  # the first item of a numbered list
     letters = [char for char in text if char.isalpha()]
     all_caps = len(letters) >= 3 and all(char.isupper() for char in letters)
     if not (text[0].isupper() or numbered):
@@ -574,11 +610,12 @@ def _plain_headings(lines: list[str]) -> list[tuple[int, int, str]]:
 
 
 def _split_by_headings(
-    lines: list[str], headings: list[tuple[int, int, str]], markdown: bool
+    lines: list[str], headings: list[tuple[int, int, str]], markdown: bool, find_title: bool = True
 ) -> tuple[str | None, list[_Section]]:
+    """Sections at the highest heading level; a first heading above all others is the title."""
     first_line = next((index for index, line in enumerate(lines) if line.strip()), 0)
     title: str | None = None
-    if headings and headings[0][0] == first_line:
+    if find_title and headings and headings[0][0] == first_line:
         rest = headings[1:]
         if not rest or headings[0][1] < min(level for _index, level, _text in rest):
             title = headings[0][2]
@@ -688,7 +725,12 @@ def _keyword_title(terms: list[str], plain: str) -> str:
         words = plain.split()[:8]
         return _clip(" ".join(words), 80) or "Study notes"
     head = _smart_title(terms[0])
-    rest = [_smart_title(term) for term in terms[1:3]]
+    rest: list[str] = []
+    for term in terms[1:]:
+        if len(rest) >= 2:
+            break
+        if not any(_shares_word(term, other) for other in [terms[0], *rest]):
+            rest.append(_smart_title(term))
     candidates = []
     if len(rest) == 2:
         candidates.append(f"{head}: {rest[0]} and {rest[1]}")
@@ -733,10 +775,11 @@ def _visual_kind(sentence: str) -> str:
 def _description(term: str, sentence: str) -> str:
     clause = _squash(sentence).rstrip(".!?;:")
     clause = clause.replace("[", "(").replace("]", ")")
-    if clause[:2].istitle() or (clause[:1].isupper() and clause[1:2].islower()):
-        first_word = clause.split(" ", 1)[0]
-        if first_word.casefold() not in {term.split()[0].casefold()} or term[:1].islower():
-            clause = clause[:1].lower() + clause[1:]
+    first_word = clause.split(" ", 1)[0]
+    if (
+        first_word == "A" or (len(first_word) > 1 and first_word[0].isupper() and first_word[1:].islower())
+    ) and (first_word.casefold() != term.split()[0].casefold() or term[:1].islower()):
+        clause = clause[:1].lower() + clause[1:]  # "The cell ..." -> "the cell ...", names stay
     description = f"{_visual_kind(sentence)} {term}: {clause}"
     description = _clip(description, _MAX_DESCRIPTION_CHARS, ellipsis="")
     description = description.replace("]", ")").replace("[", "(").replace("\n", " ")
@@ -773,6 +816,15 @@ def _search_query(term: str, sentence: str, terms: list[str]) -> str:
     return _clip(" ".join(parts), 120, ellipsis="")
 
 
+def _defines(sentence: str, term: str) -> bool:
+    """A sentence that defines the term and makes sense on its own."""
+    return (
+        _is_definition(sentence, term)
+        and _is_prose_sentence(sentence)
+        and not _DANGLING_START_RE.match(sentence)
+    )
+
+
 def _visual_sentence(term: str, plain: str, terms: list[str]) -> str | None:
     """The sentence of a paragraph that best explains the term: one that defines
     it, else the one holding it with the most other key terms."""
@@ -780,12 +832,13 @@ def _visual_sentence(term: str, plain: str, terms: list[str]) -> str | None:
     if not holding:
         return None
     for sentence in holding:
-        if _is_definition(sentence, term) and _is_prose_sentence(sentence):
+        if _defines(sentence, term):
             return sentence
     return max(
         holding,
         key=lambda sentence: (
             _is_prose_sentence(sentence) and not _META_RE.search(sentence),
+            not _DANGLING_START_RE.match(sentence),
             sum(1 for other in terms[:12] if _contains_term(sentence, other)),
         ),
     )
@@ -801,16 +854,23 @@ def _add_visuals(sections: list[_Section], terms: list[str], total_words: int) -
         for block_index, block in enumerate(section.blocks):
             if _is_prose_block(block):
                 places.append((section_index, block_index, markdown_to_plain(block)))
+    # Concepts the text defines make the best pictures; then the best-ranked terms.
+    defined = {
+        term: [place for place in places if any(_defines(x, term) for x in split_sentences(place[2]))]
+        for term in terms[:12]
+    }
+    candidates = sorted(terms[:12], key=lambda term: not defined[term]) + terms[12:]
     chosen: list[tuple[int, int, str, str]] = []  # section, block, description, query
     chosen_terms: list[str] = []
     seen_descriptions: set[str] = set()
     for prefer_new_section in (True, False):
-        for term in terms:
+        for term in candidates:
             if len(chosen) >= wanted:
                 break
             if any(_term_key(term) == _term_key(existing) for existing in chosen_terms):
                 continue
-            for section_index, block_index, plain in places:
+            preferred = defined.get(term, [])
+            for section_index, block_index, plain in preferred + [p for p in places if p not in preferred]:
                 if prefer_new_section and any(item[0] == section_index for item in chosen):
                     continue
                 if any(item[0] == section_index and item[1] == block_index for item in chosen):
@@ -852,8 +912,10 @@ def build_lesson_structure(text: str) -> dict:
             body_lines[first_index] = ""
         headings = _plain_headings(body_lines)
         if headings:
-            title, sections = _split_by_headings(body_lines, headings, markdown)
-            title = title or first_title
+            title, sections = _split_by_headings(
+                body_lines, headings, markdown, find_title=first_title is None
+            )
+            title = first_title or title
         else:
             title = first_title
             sections = [_Section(None, _reflow(_blocks(body_lines), markdown))]
@@ -867,9 +929,10 @@ def build_lesson_structure(text: str) -> dict:
     if len(sections) == 1 and sections[0].heading is None:
         sections = _group_paragraphs(sections[0].blocks)
 
-    terms = key_terms(plain, limit=20)
+    strong, weak = _ranked_terms(plain, limit=20)
+    terms = strong + weak
     if not title:
-        title = _keyword_title(terms, plain)
+        title = _keyword_title(strong or weak, plain)
     title = _clip(title, 200)
     _name_sections(sections, title)
     sections = _fit_sections(sections)
@@ -907,9 +970,9 @@ def _is_definition(sentence: str, term: str) -> bool:
     """Does the sentence define the term ("X is ...", "..., called X", "X, a ...")?"""
     escaped = r"[^\S\n]+".join(re.escape(word) for word in term.split())
     patterns = (
-        rf"^(?:(?:the|a|an)\s+)?{escaped}(?![\w-])[^.!?:;]{{0,40}}?\b(?:is|are|was|were|refers? to|"
+        rf"^(?:(?:the|a|an)\s+)?{escaped}(?![\w-])(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers? to|"
         r"means?|describes?|(?:is|are) (?:called|known as|defined as))\b",
-        rf"(?<![\w-]){escaped},\s+(?:a|an|the)\s",
+        rf"(?<![\w-]){escaped},\s+(?:a|an)\s",
         rf"\b(?:called|known as|termed|named|defined as)\s+(?:(?:the|a|an)\s+)?{escaped}(?![\w-])",
     )
     return any(re.search(pattern, sentence, re.IGNORECASE) for pattern in patterns)
@@ -965,8 +1028,22 @@ def _pick_sentence(
     return candidates[0] if candidates else None
 
 
+@lru_cache(maxsize=1024)
+def _inflected_pattern(term: str) -> re.Pattern[str]:
+    """The term, with its last word in singular or plural."""
+    words = [re.escape(word) for word in term.split()]
+    last = term.split()[-1]
+    if len(last) > 4 and last.casefold().endswith("ies"):
+        words[-1] = re.escape(last[:-3]) + "(?:y|ies)"
+    elif len(last) > 3 and last.casefold().endswith("s") and not last.casefold().endswith(("ss", "us", "is")):
+        words[-1] = re.escape(last[:-1]) + "(?:s|es)?"
+    elif last[-1:].isalpha():
+        words[-1] = words[-1] + "(?:s|es)?"
+    return re.compile(r"(?<![\w-])" + r"[^\S\n]+".join(words) + r"(?![\w-])", re.IGNORECASE)
+
+
 def _blank(sentence: str, term: str) -> str:
-    blanked = _term_pattern(term).sub("____", sentence)
+    blanked = _inflected_pattern(term).sub("____", sentence)
     if len(blanked) <= _MAX_QUESTION_SENTENCE_CHARS:
         return blanked
     # Keep a window of words around the first blank.
@@ -1089,15 +1166,18 @@ def _flashcard_target(words: int) -> int:
     return max(1, min(5, words // 10))
 
 
-def _defining_sentence(term: str, sentences: list[_Sentence], used: set[int]) -> int | None:
+def _defining_sentence(
+    term: str, sentences: list[_Sentence], used: set[int], reserved: dict[int, str]
+) -> int | None:
     holding = [index for index, sentence in enumerate(sentences) if _contains_term(sentence.text, term)]
     if not holding:
         return None
 
-    def rank(index: int) -> tuple[bool, bool, bool, bool, int]:
+    def rank(index: int) -> tuple[bool, bool, bool, bool, bool, int]:
         text = sentences[index].text
         return (
             index in used,
+            reserved.get(index, term) != term,
             not _is_prose_sentence(text) or _META_RE.search(text) is not None,
             not _is_definition(text, term),
             _count_words(text) < 3,
@@ -1117,13 +1197,14 @@ def build_flashcards(markdown: str) -> dict:
     cards: list[dict] = []
     fronts: set[str] = set()
     used: set[int] = set()
+    reserved = _reserve_definitions(strong, sentences)
     for term in strong + weak:
         if len(cards) >= target:
             break
         front = _clip(_capitalize_first(term), 200)
         if front.casefold() in fronts:
             continue
-        index = _defining_sentence(term, sentences, used)
+        index = _defining_sentence(term, sentences, used, reserved)
         if index is None:
             continue
         back = _with_context(sentences, index, _MAX_BACK_CHARS)

@@ -22,8 +22,10 @@ Long texts (over ``AI_CHUNK_CHARS``, default 24 000 characters):
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import threading
 from email.utils import parsedate_to_datetime
@@ -101,7 +103,8 @@ def user_prompt(text: str, *, part: int = 1, parts: int = 1, sampled: bool = Fal
 
 # --- secrets ---------------------------------------------------------------------------
 
-_TOKEN_LIKE = re.compile(r"(?i)\b(?:sk|rk|key|sess)-[A-Za-z0-9_\-*.]{6,}|\bBearer\s+\S+")
+# OpenAI-style keys (sk-..., sk-proj-..., sess-...), masked or not, and bearer tokens.
+_TOKEN_LIKE = re.compile(r"\b(?:sk|rk|sess)-[A-Za-z0-9_\-*.]{6,}|\bBearer\s+\S+", re.IGNORECASE)
 
 
 def scrub(message: str, *secrets: str | None, limit: int = 300) -> str:
@@ -121,7 +124,7 @@ _clients_lock = threading.Lock()
 
 
 def get_client(timeout: float | None = None) -> Any:
-    """One SDK client per (key, base URL, timeout) and process: its connection pool is reused."""
+    """One SDK client per process, key, base URL and timeout: its connection pool is reused."""
     import openai
 
     key = settings.OPENAI_API_KEY
@@ -130,7 +133,7 @@ def get_client(timeout: float | None = None) -> Any:
             "OpenAI is not configured (OPENAI_API_KEY is empty)", transient=False, provider=NAME
         )
     timeout = float(timeout if timeout is not None else settings.PROVIDER_TIMEOUT)
-    ident = (key, settings.OPENAI_BASE_URL, timeout)
+    ident = (os.getpid(), key, settings.OPENAI_BASE_URL, timeout)
     with _clients_lock:
         client = _clients.get(ident)
         if client is None:
@@ -273,7 +276,9 @@ def _normal(description: str) -> str:
 
 def merge_structures(parts: list[dict]) -> dict:
     """Reduce lesson structures of consecutive chunks to one (see the module doc)."""
-    title = next((p.get("title") for p in parts if isinstance(p.get("title"), str) and p["title"].strip()), "")
+    title = next(
+        (p.get("title") for p in parts if isinstance(p.get("title"), str) and p["title"].strip()), ""
+    )
     sections: list[dict] = []
     for part in parts:
         for section in part.get("structure") or []:
@@ -282,10 +287,12 @@ def merge_structures(parts: list[dict]) -> dict:
                     {"heading": str(section.get("heading", "")), "content": str(section.get("content", ""))}
                 )
     while len(sections) > MAX_SECTIONS:
-        sizes = [len(a["content"]) + len(b["content"]) for a, b in zip(sections, sections[1:], strict=False)]
+        sizes = [len(a["content"]) + len(b["content"]) for a, b in itertools.pairwise(sections)]
         i = sizes.index(min(sizes))
         a, b = sections[i], sections[i + 1]
-        sections[i : i + 2] = [{"heading": a["heading"], "content": f"{a['content']}\n\n### {b['heading']}\n\n{b['content']}"}]
+        sections[i : i + 2] = [
+            {"heading": a["heading"], "content": f"{a['content']}\n\n### {b['heading']}\n\n{b['content']}"}
+        ]
 
     kept: dict[str, dict] = {}
     for part in parts:
@@ -294,7 +301,10 @@ def merge_structures(parts: list[dict]) -> dict:
                 continue
             key = _normal(visual["description"])
             if key and key not in kept and len(kept) < MAX_VISUALS:
-                kept[key] = {"description": visual["description"], "searchQuery": visual.get("searchQuery", "")}
+                kept[key] = {
+                    "description": visual["description"],
+                    "searchQuery": visual.get("searchQuery", ""),
+                }
     # Placeholders in the text that are not listed still count as visuals
     # downstream: fill up to the cap with them, drop the others.
     for section in sections:

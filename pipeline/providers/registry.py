@@ -126,7 +126,9 @@ def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ())) or "answer"
-        return f"answer did not match the schema ({exc.error_count()} errors; {where}: {first.get('msg', '')})"
+        return (
+            f"answer did not match the schema ({exc.error_count()} errors; {where}: {first.get('msg', '')})"
+        )
     return f"unexpected error ({type(exc).__name__})"
 
 

@@ -13,7 +13,6 @@ ever reaches a message (it contains the URL) and every message is scrubbed.
 
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import urlsplit
 
@@ -74,14 +73,19 @@ class SerpAPIImageProvider:
         key = settings.SERPAPI_API_KEY
         if not key:
             raise ProviderError("SerpAPI is not configured (SERPAPI_API_KEY is empty)", provider=NAME)
-        query = " ".join((query or description or "").split())[:200]
+        query = " ".join((query or "").split()) or " ".join((description or "").split())
+        query = query[:200]
         if not query:
             raise ProviderError("nothing to search for (empty query)", provider=NAME)
 
         def fail(message: str, *, transient: bool, retry_after: float | None = None) -> ProviderError:
-            return ProviderError(scrub(message, key), transient=transient, retry_after=retry_after, provider=NAME)
+            return ProviderError(
+                scrub(message, key), transient=transient, retry_after=retry_after, provider=NAME
+            )
 
-        search = GoogleSearch({"engine": "google_images", "q": query, "safe": "active", "api_key": key, "ijn": 0})
+        search = GoogleSearch(
+            {"engine": "google_images", "q": query, "safe": "active", "api_key": key, "ijn": 0}
+        )
         if settings.SERPAPI_BASE_URL:
             search.BACKEND = settings.SERPAPI_BASE_URL.rstrip("/")
         search.timeout = float(settings.PROVIDER_TIMEOUT)

@@ -6,6 +6,7 @@ broker configured it enqueues to the real workers and follows the progress.
 """
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -68,6 +69,11 @@ class Command(BaseCommand):
             self._migrate_if_needed()
         source = self._create_source(kind, options["source"], options["title"])
         self.stdout.write(f"Source #{source.pk} ({kind}) created.")
+        if settings.EMBEDDED and options["verbosity"] < 2:
+            # The progress bars tell the story; the worker's own log lines
+            # would only interleave with them.
+            for name in ("pipeline", "notes", "celery"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         worker = self._start_embedded_worker() if settings.EMBEDDED else None
         try:
             source = self._follow(source, timeout=options["timeout"])
@@ -79,9 +85,9 @@ class Command(BaseCommand):
     # --- input --------------------------------------------------------------
 
     def _guess_kind(self, value: str) -> str:
-        if re.match(r"^https?://", value) or re.fullmatch(r"[A-Za-z0-9_-]{11}", value):
-            if not Path(value).exists():
-                return Source.Kind.YOUTUBE
+        looks_like_video = re.match(r"^https?://", value) or re.fullmatch(r"[A-Za-z0-9_-]{11}", value)
+        if looks_like_video and not Path(value).exists():
+            return Source.Kind.YOUTUBE
         suffix = Path(value).suffix.lower()
         if suffix not in SUFFIX_KINDS:
             raise CommandError(f"Cannot tell the kind of {value!r}; pass --kind.")
@@ -167,15 +173,15 @@ class Command(BaseCommand):
                 done = visuals.filter(status__in=Visual.FINAL_STATUSES).count()
                 if bar is None:
                     bar = tqdm(total=total, desc="  visuals", unit="img", file=self.stdout._out, leave=True)
-                bar.n = done
-                bar.refresh()
+                if done != bar.n:
+                    bar.update(done - bar.n)
             if source.processing_status in FINAL:
                 break
             time.sleep(0.2)
         else:
             raise CommandError(f"Source #{source.pk} did not finish within {timeout:.0f} s.")
         if bar is not None:
-            bar.n = bar.total
+            bar.update(bar.total - bar.n)
             bar.close()
         return source
 
@@ -194,7 +200,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"Completed with errors: {source.error_message}"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"Note #{note.pk} \"{note.title}\": {note.quiz_questions.count()} questions, "
+                f'Note #{note.pk} "{note.title}": {note.quiz_questions.count()} questions, '
                 f"{note.flashcards.count()} flashcards, {source.visuals.count()} visuals."
             )
         )
