@@ -1,11 +1,17 @@
-"""Writes on sources that the API and the admin share."""
+"""Writes on sources that the API, the admin and the command line share."""
 
+import logging
+from functools import partial
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from pipeline import canvas
 from pipeline.services import resume_stage, source_prepare_resume
 
 from .models import Source
+
+logger = logging.getLogger(__name__)
 
 
 def source_start_pipeline(*, source: Source) -> None:
@@ -24,3 +30,44 @@ def source_retry(*, source_id: int) -> Source | None:
         return None
     canvas.enqueue_pipeline(prepared, stage=stage)
     return prepared
+
+
+@transaction.atomic
+def source_create(
+    *,
+    owner,
+    kind: str,
+    title: str = "",
+    text: str = "",
+    url: str = "",
+    upload: UploadedFile | None = None,
+    original_filename: str = "",
+) -> Source:
+    """Create a source and enqueue its pipeline, in one transaction: the task
+    is sent only once the row is committed."""
+    source = Source(owner=owner, kind=kind, title=title, input_text=text, url=url)
+    if upload is not None:
+        source.original_filename = original_filename
+        # The stored name comes from source_upload_path (random), not from
+        # the client's file name.
+        source.file.save(upload.name or "upload", upload, save=False)
+    try:
+        source.save()
+        source_start_pipeline(source=source)
+    except BaseException:
+        if source.file:
+            source.file.delete(save=False)
+        raise
+    logger.info("source %s created (%s) by user %s", source.pk, kind, owner.pk)
+    return source
+
+
+def source_delete(*, source: Source) -> None:
+    """Delete a source with its visuals, note, quiz and cards; its uploaded
+    file goes once the deletion is committed (a rollback keeps both)."""
+    source_id, file_name, storage = source.pk, source.file.name, source.file.storage
+    with transaction.atomic():
+        source.delete()
+        if file_name:
+            transaction.on_commit(partial(storage.delete, file_name), robust=True)
+    logger.info("source %s deleted", source_id)

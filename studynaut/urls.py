@@ -11,3 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("images/generated/<str:token>.svg", generated_image, name="generated-image"),
 ]
+
+# JSON, not HTML, for URLs nothing matches and for unexpected errors.
+handler404 = "notes.api.errors.not_found_view"
+handler500 = "notes.api.errors.server_error_view"

@@ -13,6 +13,6 @@ os.environ.setdefault("PROVIDER_BACKOFF_BASE", "0.05")
 os.environ.setdefault("PROVIDER_BACKOFF_MAX", "0.2")
 os.environ.setdefault("PROVIDER_TIMEOUT", "3")
 
-from studynaut.settings import *  # noqa: E402, F403
+from studynaut.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

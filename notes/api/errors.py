@@ -13,6 +13,7 @@ to the log, never into the response.
 import logging
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -69,3 +70,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         # still needs to be told when to come back.
         response["Retry-After"] = "1"
     return response
+
+
+def not_found_view(request, exception=None) -> JsonResponse:
+    """Django's 404 for URLs no view matches: JSON like the API's own."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error_view(request) -> JsonResponse:
+    """Django's 500: no stack trace, no settings, just the fact."""
+    return JsonResponse({"detail": "Internal server error."}, status=500)

@@ -1,13 +1,11 @@
 """The HTTP API (SPEC section 5). Views parse and answer; reads go through
 notes.selectors (scoped to the user: another user's row is a 404), writes
-through the service functions below and notes.services."""
+through notes.services."""
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +29,7 @@ from rest_framework.views import APIView
 from notes import selectors
 from notes.exports import flashcards_apkg, flashcards_csv
 from notes.models import Note, Source
-from notes.services import source_retry, source_start_pipeline
+from notes.services import source_create, source_delete, source_retry
 
 from . import uploads
 from .errors import Conflict
@@ -60,50 +58,6 @@ UNAUTHENTICATED = OpenApiResponse(ERROR, description="Missing or invalid credent
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT, description='Invalid input: `{"field": ["message", ...]}`.'
 )
-
-
-# --- Writes ---------------------------------------------------------------------
-# Plain keyword-only functions, like notes.services (candidates to move there).
-
-
-@transaction.atomic
-def source_create(
-    *,
-    owner,
-    kind: str,
-    title: str = "",
-    text: str = "",
-    url: str = "",
-    upload: UploadedFile | None = None,
-) -> Source:
-    """Create a source and enqueue its pipeline, in one transaction: the task
-    is sent only once the row is committed."""
-    source = Source(owner=owner, kind=kind, title=title, input_text=text, url=url)
-    if upload is not None:
-        source.original_filename = uploads.display_filename(upload.name)
-        # The stored name comes from source_upload_path (random), not from
-        # the client's file name.
-        source.file.save(upload.name or "upload", upload, save=False)
-    try:
-        source.save()
-        source_start_pipeline(source=source)
-    except BaseException:
-        if source.file:
-            source.file.delete(save=False)
-        raise
-    logger.info("source %s created (%s) by user %s", source.pk, kind, owner.pk)
-    return source
-
-
-def source_delete(*, source: Source) -> None:
-    """Delete a source with its visuals, note, quiz and cards; its uploaded
-    file goes once the deletion is committed (a rollback keeps both)."""
-    source_id, file_name, storage = source.pk, source.file.name, source.file.storage
-    with transaction.atomic():
-        source.delete()
-        if file_name:
-            transaction.on_commit(partial(storage.delete, file_name), robust=True)
-    logger.info("source %s deleted", source_id)
 
 
 # --- Auth -----------------------------------------------------------------------
@@ -232,6 +186,7 @@ class SourceListCreateView(generics.ListCreateAPIView):
         if kind in uploads.UPLOAD_KINDS:
             fields["upload"] = fields.pop("file")
             uploads.check_upload(kind=kind, upload=fields["upload"])
+            fields["original_filename"] = uploads.display_filename(fields["upload"].name)
         source = source_create(owner=request.user, **fields)
         source = selectors.source_get(user=request.user, source_id=source.pk)
         return Response(SourceDetailSerializer(source).data, status=status.HTTP_202_ACCEPTED)

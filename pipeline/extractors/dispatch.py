@@ -5,6 +5,16 @@ from notes.models import Source
 from .base import ExtractionError
 
 
+def _audio_filename(handle) -> str:
+    """A file name whose extension matches the audio's bytes: the speech API
+    reads the format from it, and the client's name may be wrong or absent."""
+    import filetype
+
+    head = handle.read(8192)
+    handle.seek(0)
+    return f"lecture.{filetype.guess_extension(head) or 'mp3'}"
+
+
 def extract_text(source: Source) -> str:
     """Extract the plain text of a source. Raises ExtractionError."""
     # Imported here: each extractor pulls in its own library.
@@ -39,5 +49,5 @@ def extract_text(source: Source) -> str:
         if kind == Source.Kind.AUDIO:
             from .audio import transcribe_audio
 
-            return transcribe_audio(handle, filename=source.original_filename or "lecture.mp3")
+            return transcribe_audio(handle, filename=_audio_filename(handle))
     raise ExtractionError(f"Sources of kind {kind} cannot be extracted.")
