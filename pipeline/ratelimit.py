@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from pipeline.providers.base import ProviderError
+from pipeline.providers.base import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def acquire(
     """Wait until ``provider`` may be called again under ``rpm`` requests per
     ``per_seconds`` (shared by all workers), at most ``max_wait`` seconds.
 
-    Raises a transient ProviderError("rate limit: try later") when the wait
+    Raises RateLimited (a transient ProviderError) when the wait
     would be longer than ``max_wait``. ``rpm <= 0`` means no limit.
     """
     if rpm <= 0:
@@ -219,12 +219,7 @@ def acquire(
             return
         remaining = deadline - monotonic()
         if wait > remaining:
-            raise ProviderError(
-                "rate limit: try later",
-                transient=True,
-                retry_after=math.ceil(wait * 1000) / 1000,
-                provider=provider,
-            )
+            raise RateLimited(provider, retry_after=math.ceil(wait * 1000) / 1000)
         sleep(wait)
 
 

@@ -22,7 +22,7 @@ from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
 
 from .extractors.base import ExtractionError
 from .placeholders import find_placeholders
-from .providers.base import ProviderError
+from .providers.base import ProviderError, RateLimited
 from .render import note_markdown, sanitized_html
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,12 @@ def visual_generate(*, visual_id: int) -> str | None:
     started = time.monotonic()
     try:
         url, provider = find_image(description=visual.description, query=visual.search_query)
+    except RateLimited:
+        # Not a failure: hand the visual back and let the task come back later.
+        Visual.objects.filter(pk=visual_id, status=Visual.Status.PROCESSING).update(
+            status=Visual.Status.PENDING
+        )
+        raise
     except ProviderError as exc:
         status, fields = Visual.Status.FAILED, {"error_message": str(exc)[:2000], "image_url": ""}
     else:
@@ -226,6 +232,12 @@ def visual_generate(*, visual_id: int) -> str | None:
     source_touch(source_id=visual.source_id)
     logger.info("visual %s %s in %.0f ms", visual_id, status, (time.monotonic() - started) * 1000)
     return status
+
+
+def visual_fail(*, visual_id: int, message: str) -> None:
+    Visual.objects.filter(pk=visual_id).exclude(status__in=Visual.FINAL_STATUSES).update(
+        status=Visual.Status.FAILED, error_message=message[:2000], updated_at=timezone.now()
+    )
 
 
 # --- ASSEMBLE_NOTE -------------------------------------------------------------

@@ -96,6 +96,17 @@ def job_retried(sender=None, request=None, reason=None, **_) -> None:
         _running.jobs[task_id][2] = f"retry: {reason}"[:2000]
 
 
+def executions_lost(task_id: str) -> int:
+    """Earlier executions of this task id that never finished: their worker
+    died (killed, out of memory, hard time limit). The running one, recorded
+    at its start, is not counted."""
+    started = JobRecord.objects.filter(task_id=task_id, state=JobRecord.State.STARTED)
+    running = _running.jobs.get(task_id)
+    if running is not None:
+        started = started.exclude(pk=running[0])
+    return started.count()
+
+
 def job_replaced(task_id: str) -> None:
     """The task replaced itself with a new canvas: Celery reports that as
     IGNORED, but for the record the execution succeeded."""

@@ -23,8 +23,8 @@ from notes.models import Source
 
 from . import canvas, services
 from .extractors.base import ExtractionError
-from .providers.base import ProviderError
-from .signals import job_replaced
+from .providers.base import ProviderError, RateLimited
+from .signals import executions_lost, job_replaced
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ class StepFailed(Exception):
     """A step failed for good; the source already says why."""
 
 
+class PoisonTask(Exception):
+    def __init__(self, lost: int) -> None:
+        super().__init__(f"The worker running this step was lost {lost} times; the step was given up.")
+
+
 def _retry_delay(retries: int) -> float:
     """Exponential backoff with jitter, capped well below the visibility timeout."""
     return min(settings.TASK_RETRY_DELAY_MAX, 2**retries) * random.uniform(0.5, 1.0)
@@ -60,19 +65,41 @@ PIPELINE_TASK_OPTIONS = {
 }
 
 
+# A step rescheduled by the shared rate limit comes back this many times at most.
+RATE_LIMITED_MAX_RETRIES = 100
+
+
+def reschedule(task, exc: RateLimited):
+    """Come back when the shared rate limit has room again."""
+    countdown = min(settings.TASK_RETRY_DELAY_MAX, (exc.retry_after or 1.0) * random.uniform(1.0, 2.0))
+    return task.retry(exc=exc, countdown=countdown, max_retries=RATE_LIMITED_MAX_RETRIES)
+
+
+def lost_too_often(task) -> int | None:
+    """How many earlier executions of this very task died with their worker
+    (a poison message), when that reaches PIPELINE_MAX_ATTEMPTS; else None.
+    Without this, reject-on-worker-lost would requeue it forever."""
+    lost = executions_lost(task.request.id)
+    return lost if lost >= settings.PIPELINE_MAX_ATTEMPTS else None
+
+
 def run_step(task, *, source_id: int, stage: str, step, passthrough=(), on_failure=None):
     """Run one step's service and turn its failure into the source's state:
     FAILED in `stage` by default, or whatever `on_failure(message)` records."""
     try:
+        if lost := lost_too_often(task):
+            raise PoisonTask(lost)
         return step(source_id=source_id)
     except (*INFRASTRUCTURE_ERRORS, *passthrough):
         raise  # autoretry, or the caller's own handling
+    except RateLimited as exc:
+        raise reschedule(task, exc) from exc
+    except PoisonTask as exc:
+        message = str(exc)
     except (ProviderError, ExtractionError) as exc:
         if exc.transient and task.request.retries < task.max_retries:
             raise task.retry(exc=exc, countdown=_retry_delay(task.request.retries)) from exc
-        message = getattr(exc, "message", None) or str(exc)
-        if isinstance(exc, ProviderError):
-            message = str(exc)
+        message = str(exc)
     except SoftTimeLimitExceeded:
         message = f"The step took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped."
     except DatabaseError:
@@ -114,7 +141,13 @@ def process_visual_placeholders(self, *, source_id: int):
 @shared_task(name="pipeline.generate_visual", **PIPELINE_TASK_OPTIONS)
 def generate_visual(self, *, source_id: int, visual_id: int) -> int:
     # Returns the id only: chord results stay tiny, the callback reads the database.
-    services.visual_generate(visual_id=visual_id)
+    if lost := lost_too_often(self):
+        services.visual_fail(visual_id=visual_id, message=str(PoisonTask(lost)))
+        return visual_id
+    try:
+        services.visual_generate(visual_id=visual_id)
+    except RateLimited as exc:
+        raise reschedule(self, exc) from exc
     return visual_id
 
 

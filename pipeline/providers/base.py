@@ -34,6 +34,15 @@ class ProviderError(Exception):
         return f"{self.provider}: {self.message}" if self.provider else self.message
 
 
+class RateLimited(ProviderError):
+    """Our own shared rate limit says: not now. Not a failure of the provider:
+    the task reschedules itself (retry with a countdown) instead of failing
+    or falling back."""
+
+    def __init__(self, provider: str, retry_after: float) -> None:
+        super().__init__("rate limit: try later", transient=True, retry_after=retry_after, provider=provider)
+
+
 @dataclass(frozen=True)
 class Completion:
     """One AI answer: the parsed JSON object and what it cost."""

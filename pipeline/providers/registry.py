@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline import ratelimit
 
-from .base import AICall, AIProvider, Completion, ImageProvider, ProviderError
+from .base import AICall, AIProvider, Completion, ImageProvider, ProviderError, RateLimited
 from .schemas import SCHEMAS
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,8 @@ def _attempts(
             result = call()
             if validate is not None:
                 result = validate(result)
+        except RateLimited:
+            raise  # not the provider's failure: the task reschedules itself
         except ProviderError as exc:
             error = exc
         except ValidationError as exc:
@@ -177,7 +179,7 @@ def _attempts(
         if not transient or attempt + 1 >= tries:
             break
         retry_after = error.retry_after
-        if retry_after and rpm and "rate limit: try later" not in error.message:
+        if retry_after and rpm:
             # A server's 429 with Retry-After: every worker holds back.
             ratelimit.pause(name, retry_after)
         sleep(backoff_delay(attempt, retry_after))
@@ -217,6 +219,8 @@ def ai_complete(
                 on_attempt=on_attempt,
                 validate=validate,
             )
+        except RateLimited:
+            raise
         except Exception as exc:
             if _must_propagate(exc):
                 raise
@@ -241,6 +245,8 @@ def find_image(*, description: str, query: str, on_attempt: OnAttempt | None = N
             lambda: provider.find_image(description=description, query=query),
             on_attempt=on_attempt,
         )
+    except RateLimited:
+        raise
     except ProviderError as exc:
         if not exc.provider:
             exc.provider = name
