@@ -10,6 +10,7 @@ Failure policy (SPEC section 3):
 
 import logging
 import random
+import time
 
 from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
@@ -86,10 +87,13 @@ def lost_too_often(task) -> int | None:
 def run_step(task, *, source_id: int, stage: str, step, passthrough=(), on_failure=None):
     """Run one step's service and turn its failure into the source's state:
     FAILED in `stage` by default, or whatever `on_failure(message)` records."""
+    started = time.monotonic()
     try:
         if lost := lost_too_often(task):
             raise PoisonTask(lost)
-        return step(source_id=source_id)
+        result = step(source_id=source_id)
+        logger.info("%s done in %.0f ms", stage, (time.monotonic() - started) * 1000)
+        return result
     except (*INFRASTRUCTURE_ERRORS, *passthrough):
         raise  # autoretry, or the caller's own handling
     except RateLimited as exc:

@@ -5,6 +5,7 @@ import sys
 
 import psycopg
 import redis
+from psycopg import sql
 
 HOW = (
     "Start it with `docker compose up -d postgres redis`, or on a Debian machine with\n"
@@ -12,6 +13,15 @@ HOW = (
     '  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no\n'
     "or point DATABASE_URL / CELERY_BROKER_URL at running servers."
 )
+
+
+def create_database(database_url: str) -> None:
+    base, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"Created database {name}.")
 
 
 def main() -> int:
@@ -32,6 +42,8 @@ def main() -> int:
         print("\n".join(missing), file=sys.stderr)
         print(HOW, file=sys.stderr)
         return 3
+    if "--create-db" in sys.argv:
+        create_database(database_url)
     return 0
 
 

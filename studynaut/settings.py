@@ -307,7 +307,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"task_context": {"()": "pipeline.logging.TaskContextFilter"}},
+    "filters": {
+        "task_context": {"()": "pipeline.logging.TaskContextFilter"},
+        "redact_secrets": {"()": "pipeline.logging.RedactSecretsFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s "
@@ -318,10 +321,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["task_context"],
+            "filters": ["task_context", "redact_secrets"],
         },
     },
+    # Libraries that may log URLs or requests: their records are redacted at
+    # the source, whatever handler ends up writing them.
     "loggers": {
+        "urllib3.connectionpool": {"filters": ["redact_secrets"]},
+        "httpx": {"filters": ["redact_secrets"]},
+        "httpx2": {"filters": ["redact_secrets"]},
+        "openai": {"filters": ["redact_secrets"]},
         "studynaut": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "pipeline": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

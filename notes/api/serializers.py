@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from pipeline.providers.offline_images import localize_generated_links
 
 Kind = Source.Kind
 
@@ -161,7 +162,26 @@ class UsageSerializer(serializers.Serializer):
     completion_tokens = serializers.IntegerField(read_only=True)
 
 
-class VisualSerializer(serializers.ModelSerializer):
+class GeneratedImageLinksMixin:
+    """Links to generated (offline) images point at the server the client
+    talks to, whatever PUBLIC_BASE_URL the worker that made them had."""
+
+    localized_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None:
+            base = request.build_absolute_uri("/").rstrip("/")
+            for field in self.localized_fields:
+                if data.get(field):
+                    data[field] = localize_generated_links(data[field], base_url=base)
+        return data
+
+
+class VisualSerializer(GeneratedImageLinksMixin, serializers.ModelSerializer):
+    localized_fields = ("image_url",)
+
     class Meta:
         model = Visual
         fields = [
@@ -235,7 +255,8 @@ class FlashcardSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(GeneratedImageLinksMixin, serializers.ModelSerializer):
+    localized_fields = ("markdown_content", "html_content")
     source = serializers.IntegerField(source="source_id", read_only=True, help_text="The source's id.")
     quiz = QuizQuestionSerializer(source="quiz_questions", many=True, read_only=True)
     flashcards = FlashcardSerializer(many=True, read_only=True)

@@ -111,6 +111,12 @@ def token_description(token: str) -> str | None:
     return description if isinstance(description, str) else None
 
 
+def localize_generated_links(text: str, *, base_url: str) -> str:
+    """Point links to generated images at `base_url` instead of PUBLIC_BASE_URL."""
+    prefix = f"{settings.PUBLIC_BASE_URL}/images/generated/"
+    return text.replace(prefix, f"{base_url}/images/generated/") if prefix in text else text
+
+
 class OfflineImageProvider:
     """Image provider that needs no key: a signed link to a generated SVG card."""
 
