@@ -11,6 +11,8 @@
 A stopped or stuck source resumes from its stage with the same steps.
 """
 
+from collections.abc import Sequence
+
 from celery import chain, chord
 from celery.canvas import Signature
 from django.db import transaction
@@ -44,8 +46,9 @@ def pipeline_signature(*, source_id: int, needs_extraction: bool, stage: str | N
     return chain(*(step.si(source_id=source_id) for step in steps))
 
 
-def visuals_signature(*, source_id: int, visual_ids: list[int]) -> Signature:
-    """The runtime fan-out: a chord of GENERATE_VISUAL joined by ASSEMBLE_NOTE.
+def visuals_signature(*, source_id: int, visual_ids: list[int], then: Sequence[Signature] = ()) -> Signature:
+    """The runtime fan-out: a chord of GENERATE_VISUAL joined by ASSEMBLE_NOTE,
+    followed by `then` (the rest of the pipeline's chain).
 
     The join is Redis's, not ours. If the chord itself fails (a header task
     lost to a hard time limit), the error callback resumes the source.
@@ -53,19 +56,29 @@ def visuals_signature(*, source_id: int, visual_ids: list[int]) -> Signature:
     from . import tasks
 
     assemble = tasks.assemble_note.si(source_id=source_id)
+    body = chain(assemble, *then) if then else assemble
     if not visual_ids:
-        return assemble
+        return body
     header = [tasks.generate_visual.si(source_id=source_id, visual_id=visual_id) for visual_id in visual_ids]
-    callback = assemble.on_error(
-        tasks.resume_source.si(source_id=source_id, reason="the visuals' chord failed")
-    )
-    return chord(header, callback)
+    # On the body itself (a chain's own options, when there is a `then`): a
+    # failed chord calls the error callbacks of its body signature only.
+    body.link_error(tasks.resume_source.si(source_id=source_id, reason="the visuals' chord failed"))
+    return chord(header, body)
 
 
 def enqueue_pipeline(source: Source, *, stage: str | None = None) -> None:
     """Send the pipeline once the current transaction commits, so a worker
     never looks for a row it cannot see yet."""
     signature = pipeline_signature(source_id=source.pk, needs_extraction=source.needs_extraction, stage=stage)
+
+    def send_pipeline() -> None:
+        # ignore_result (the first step's only; nobody waits for it): otherwise
+        # the Redis result backend subscribes the sender (a web request) to that
+        # result, and with Redis down the subscription alone retries for ~20 s.
+        signature.apply_async(ignore_result=True)
+
     # robust: with the broker down the source stays PENDING and the watchdog
     # starts it once the broker is back, rather than the request failing.
-    transaction.on_commit(signature.apply_async, robust=True)
+    # (A named function, not a partial: Django logs a robust hook's failure
+    # with its __qualname__.)
+    transaction.on_commit(send_pipeline, robust=True)

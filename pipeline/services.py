@@ -9,13 +9,16 @@ replaced in one transaction.
 """
 
 import logging
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connections, transaction
+from django.db.models import Case, Exists, F, JSONField, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
@@ -90,12 +93,19 @@ def source_finish(*, source_id: int, error: str = "") -> None:
     )
 
 
-def _record_usage(*, source_id: int, completion, provider: str) -> None:
-    Source.objects.filter(pk=source_id).update(
-        prompt_tokens=F("prompt_tokens") + completion.prompt_tokens,
-        completion_tokens=F("completion_tokens") + completion.completion_tokens,
-        ai_provider=provider,
-    )
+def _usage_updates(*completions, provider: str) -> dict:
+    """The fields that add the completions' tokens to a source's usage."""
+    return {
+        "prompt_tokens": F("prompt_tokens") + sum(c.prompt_tokens for c in completions),
+        "completion_tokens": F("completion_tokens") + sum(c.completion_tokens for c in completions),
+        "ai_provider": provider,
+    }
+
+
+def _record_usage(*completions, source_id: int, provider: str) -> None:
+    """Add the tokens of one or more completions (one query); `provider` is the
+    one that answered last."""
+    Source.objects.filter(pk=source_id).update(**_usage_updates(*completions, provider=provider))
 
 
 # --- EXTRACT_SOURCE_TEXT -------------------------------------------------------
@@ -141,11 +151,18 @@ def source_analyze_text(*, source_id: int) -> bool:
     if not text.strip():
         raise ExtractionError("The source has no text to analyze.")
     structure, completion, provider = ai_complete("lesson_structure", text)
-    _record_usage(source_id=source_id, completion=completion, provider=provider)
-    updates = {"lesson_structure_json": structure.model_dump()}
-    _active(source_id).update(**updates)
-    if not source.title:
-        Source.objects.filter(pk=source_id, title="").update(title=structure.title[:255])
+    # One update: the usage is always recorded; the structure only while the
+    # source is active; the AI's title only where the source has none.
+    Source.objects.filter(pk=source_id).update(
+        **_usage_updates(completion, provider=provider),
+        lesson_structure_json=Case(
+            When(
+                processing_status__in=Source.ACTIVE_STATUSES, then=Value(structure.model_dump(), JSONField())
+            ),
+            default=F("lesson_structure_json"),
+        ),
+        title=Case(When(title="", then=Value(structure.title[:255])), default=F("title")),
+    )
     return True
 
 
@@ -263,15 +280,22 @@ def note_assemble(*, source_id: int) -> int | None:
         structure = source.lesson_structure_json
         title = structure["title"]
         markdown = note_markdown(title=title, sections=structure["structure"], visuals=visuals)
-        note, _ = Note.objects.update_or_create(
-            source=source,
-            defaults={
-                "owner_id": source.owner_id,
-                "title": title[:255],
-                "markdown_content": markdown,
-                "html_content": sanitized_html(markdown),
-            },
-        )
+        fields = {
+            "owner_id": source.owner_id,
+            "title": title[:255],
+            "markdown_content": markdown,
+            "html_content": sanitized_html(markdown),
+        }
+        # The source's row lock serializes assemblies of one source, so a plain
+        # read then insert or update is safe (update_or_create would add two
+        # savepoints and a second locking read).
+        note = Note.objects.filter(source=source).first()
+        if note is None:
+            note = Note.objects.create(source=source, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(note, name, value)
+            note.save(update_fields=[*fields, "updated_at"])
     source_enter_stage(source_id=source_id, stage=Stage.PENDING_STUDY_TOOLS)
     return note.pk
 
@@ -285,13 +309,57 @@ class StudyTools:
     flashcards: list
 
 
+def _in_thread(function, *args) -> Future:
+    """Run `function(*args)` in a helper thread; its result or error in the Future.
+
+    The helper closes whatever database connection it may have opened (Django's
+    connections are per thread), so it never leaves one behind. Nobody waits for
+    it on an error of the caller: it ends on its own, its answer dropped.
+    """
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=run, name="study-tools", daemon=True).start()
+    return future
+
+
+def _overlap_ai_calls() -> bool:
+    """Two AI calls at once pay off when they wait on a network provider; the
+    offline `local` provider computes in Python, where a second thread gains
+    nothing (one interpreter lock) and the calls stay in turn."""
+    providers = list(settings.AI_PROVIDERS)
+    return bool(providers) and providers[0] != "local"
+
+
 def _generate_study_tools(*, source_id: int, markdown: str) -> StudyTools:
+    """The quiz and the flashcards: two independent AI calls. With a network
+    provider they are made at the same time (the flashcards in a helper
+    thread), so the step takes as long as the slower call rather than both in
+    turn. The outcome is as if made in turn: the quiz's error first, then the
+    flashcards'; the usage of the calls that answered is recorded, in one
+    update (no database work happens in the helper thread)."""
     from .providers.registry import ai_complete
 
+    if _overlap_ai_calls():
+        flashcards = _in_thread(ai_complete, "flashcards", markdown).result
+    else:
+        flashcards = partial(ai_complete, "flashcards", markdown)
     quiz, quiz_completion, quiz_provider = ai_complete("quiz", markdown)
-    _record_usage(source_id=source_id, completion=quiz_completion, provider=quiz_provider)
-    cards, cards_completion, cards_provider = ai_complete("flashcards", markdown)
-    _record_usage(source_id=source_id, completion=cards_completion, provider=cards_provider)
+    try:
+        cards, cards_completion, cards_provider = flashcards()
+    except BaseException:
+        _record_usage(quiz_completion, source_id=source_id, provider=quiz_provider)
+        raise
+    _record_usage(quiz_completion, cards_completion, source_id=source_id, provider=cards_provider)
     return StudyTools(questions=quiz.questions, flashcards=cards.flashcards)
 
 
@@ -300,10 +368,18 @@ def study_tools_generate(*, source_id: int) -> bool:
     usable: the source ends COMPLETED_WITH_ERRORS."""
     if not source_enter_stage(source_id=source_id, stage=Stage.GENERATING_STUDY_TOOLS):
         return False
-    note = Note.objects.filter(source_id=source_id).first()
+    # The note and whether it has its tools, in one query.
+    note = (
+        Note.objects.filter(source_id=source_id)
+        .annotate(
+            has_questions=Exists(QuizQuestion.objects.filter(note=OuterRef("pk"))),
+            has_flashcards=Exists(Flashcard.objects.filter(note=OuterRef("pk"))),
+        )
+        .first()
+    )
     if note is None:
         raise ProviderError("the note is missing; it must be assembled first")
-    if note.quiz_questions.exists() and note.flashcards.exists():
+    if note.has_questions and note.has_flashcards:
         source_finish(source_id=source_id)
         return True
     try:
@@ -312,7 +388,10 @@ def study_tools_generate(*, source_id: int) -> bool:
         source_finish(source_id=source_id, error=f"Quiz and flashcards could not be generated: {exc}")
         return True
     with transaction.atomic():
-        # Replace, never append: a second run leaves one set.
+        # Replace, never append: a second run leaves one set. Two runs at once
+        # (a redelivery, a resume) take turns on the note's row lock; without
+        # it the second one's inserts collide with the first's (IntegrityError).
+        Note.objects.select_for_update().only("pk").get(pk=note.pk)
         note.quiz_questions.all().delete()
         note.flashcards.all().delete()
         QuizQuestion.objects.bulk_create(
@@ -407,7 +486,8 @@ def source_claim_resume(*, source_id: int, reason: str) -> Source | None:
         if source.resume_attempts >= settings.PIPELINE_MAX_ATTEMPTS:
             source_fail(
                 source_id=source_id,
-                stage=stage or Stage.EXTRACTING_TEXT,
+                # Never started: the first stage of its kind (TEXT has no extraction).
+                stage=stage or (Stage.EXTRACTING_TEXT if source.needs_extraction else Stage.ANALYZING_TEXT),
                 message=(
                     f"The pipeline stopped making progress in stage {stage or 'PENDING'} "
                     f"and was given up after {source.resume_attempts} resume attempt(s) ({reason})."

@@ -1,13 +1,16 @@
 """Job records: one row per execution of a pipeline task, written from
-Celery's signals so that no task has to remember to do it."""
+Celery's signals so that no task has to remember to do it. And the worker's
+database connections, handled at task boundaries as Django handles them at
+request boundaries."""
 
 import logging
 import socket
+import sys
 import threading
 import time
 
 from celery import signals
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from notes.models import JobRecord
@@ -35,31 +38,73 @@ HOSTNAME = socket.gethostname()
 
 class _Running(threading.local):
     """Executions in progress in this thread (or greenlet): task id -> (row id,
-    start, error). Thread-local because thread and gevent pools run many."""
+    start, error), and task id -> earlier executions lost (known from the
+    start). Thread-local because thread and gevent pools run many."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, list] = {}
+        self.lost: dict[str, int] = {}
 
 
 _running = _Running()
 
 
-def _create_record(*, task_id: str, job_type: str, source_id, visual_id) -> int:
-    attempt = JobRecord.objects.filter(task_id=task_id).count() + 1
+# --- database connections at task boundaries ------------------------------------------
+#
+# Celery's Django fix-up closes every connection before and after each task
+# (unless CELERY_DB_REUSE_MAX is set, see settings), whatever CONN_MAX_AGE
+# says: a new PostgreSQL connection, with its server process, per task. With
+# the fix-up's closing deferred, these handlers do what Django does around a
+# request: close a connection that is broken or older than CONN_MAX_AGE (0
+# closes it every time). A greenlet pool (gevent, eventlet)
+# runs each task in a new greenlet with its own connections: those are closed
+# after every task, or they would pile up.
+
+
+def _greenlet_pool() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return True
+    patcher = sys.modules.get("eventlet.patcher")
+    return bool(patcher is not None and patcher.is_monkey_patched("thread"))
+
+
+def _is_eager(task) -> bool:
+    # An eagerly applied task runs inside the caller's own request or test
+    # transaction: its connection is not ours to close.
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
+
+
+@signals.task_prerun.connect
+def connections_before_task(sender=None, task=None, **_) -> None:
+    if not _is_eager(task or sender):
+        close_old_connections()
+
+
+def _create_record(*, task_id: str, job_type: str, source_id, visual_id) -> tuple[int, int]:
+    """Insert the execution's STARTED row. Returns its id and the number of
+    earlier executions of this task id that were lost (still STARTED): one
+    look-up gives both the attempt number and the poison check."""
+    earlier = list(JobRecord.objects.filter(task_id=task_id).values_list("state", flat=True))
+    lost = sum(1 for state in earlier if state == JobRecord.State.STARTED)
     fields = {
         "task_id": task_id,
         "job_type": job_type,
         "visual_id": visual_id,
-        "attempt": attempt,
+        "attempt": len(earlier) + 1,
         "worker": HOSTNAME,
         "started_at": timezone.now(),
     }
     try:
-        with transaction.atomic():
-            return JobRecord.objects.create(source_id=source_id, **fields).pk
+        if not connection.in_atomic_block:
+            # Autocommit (a worker): a failed insert leaves nothing to roll back,
+            # so no transaction is needed (it would cost a BEGIN and a COMMIT).
+            return JobRecord.objects.create(source_id=source_id, **fields).pk, lost
+        with transaction.atomic():  # inside a caller's transaction: a savepoint
+            return JobRecord.objects.create(source_id=source_id, **fields).pk, lost
     except IntegrityError:
         # The source was deleted meanwhile; the execution is still recorded.
-        return JobRecord.objects.create(source_id=None, **fields).pk
+        return JobRecord.objects.create(source_id=None, **fields).pk, lost
 
 
 @signals.task_prerun.connect
@@ -69,7 +114,7 @@ def job_started(sender=None, task_id=None, task=None, kwargs=None, **_) -> None:
         return
     kwargs = kwargs or {}
     try:
-        record_id = _create_record(
+        record_id, lost = _create_record(
             task_id=task_id,
             job_type=job_type,
             source_id=kwargs.get("source_id"),
@@ -81,6 +126,7 @@ def job_started(sender=None, task_id=None, task=None, kwargs=None, **_) -> None:
         logger.warning("could not record the start of task %s", task_id, exc_info=True)
         return
     _running.jobs[task_id] = [record_id, time.monotonic(), ""]
+    _running.lost[task_id] = lost
 
 
 @signals.task_failure.connect
@@ -99,7 +145,10 @@ def job_retried(sender=None, request=None, reason=None, **_) -> None:
 def executions_lost(task_id: str) -> int:
     """Earlier executions of this task id that never finished: their worker
     died (killed, out of memory, hard time limit). The running one, recorded
-    at its start, is not counted."""
+    at its start, is not counted. Known from the start of the execution (no
+    query), else counted now."""
+    if task_id in _running.jobs and task_id in _running.lost:
+        return _running.lost[task_id]
     started = JobRecord.objects.filter(task_id=task_id, state=JobRecord.State.STARTED)
     running = _running.jobs.get(task_id)
     if running is not None:
@@ -116,6 +165,7 @@ def job_replaced(task_id: str) -> None:
 
 @signals.task_postrun.connect
 def job_finished(sender=None, task_id=None, state=None, **_) -> None:
+    _running.lost.pop(task_id, None)
     entry = _running.jobs.pop(task_id, None)
     if entry is None:
         return
@@ -123,6 +173,11 @@ def job_finished(sender=None, task_id=None, state=None, **_) -> None:
     if state == "IGNORED" and "replaced" in flags:
         state = "SUCCESS"
     try:
+        if connection.errors_occurred and not connection.in_atomic_block:
+            # The task's connection broke (the database dropped it mid-task):
+            # the record needs a new one, or this execution would stay
+            # STARTED and count as lost with its worker (a poison message).
+            connection.close_if_unusable_or_obsolete()
         JobRecord.objects.filter(pk=record_id).update(
             state=STATES.get(state, JobRecord.State.FAILURE),
             finished_at=timezone.now(),
@@ -131,3 +186,14 @@ def job_finished(sender=None, task_id=None, state=None, **_) -> None:
         )
     except Exception:
         logger.warning("could not record the end of task %s", task_id, exc_info=True)
+
+
+@signals.task_postrun.connect
+def connections_after_task(sender=None, task=None, **_) -> None:
+    # Connected after job_finished: its update is the task's last query.
+    if _is_eager(task or sender):
+        return
+    if _greenlet_pool():
+        connections.close_all()
+    else:
+        close_old_connections()

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 
-from celery import shared_task
+from celery import shared_task, signature
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -138,8 +138,13 @@ def process_visual_placeholders(self, *, source_id: int):
         # The source was deleted or stopped meanwhile: end the chain here.
         raise Ignore()
     # The rest of the chain (GENERATE_STUDY_TOOLS) follows the chord's callback.
+    # It goes into the chord's body here: left to replace(), it would turn the
+    # body into a new chain without the body's error callback, which Celery
+    # calls when the chord fails.
+    rest = [signature(step, app=self.app) for step in reversed(self.request.chain or [])]
+    self.request.chain = None
     job_replaced(self.request.id)
-    raise self.replace(canvas.visuals_signature(source_id=source_id, visual_ids=visual_ids))
+    raise self.replace(canvas.visuals_signature(source_id=source_id, visual_ids=visual_ids, then=rest))
 
 
 @shared_task(name="pipeline.generate_visual", **PIPELINE_TASK_OPTIONS)
@@ -152,6 +157,14 @@ def generate_visual(self, *, source_id: int, visual_id: int) -> int:
         services.visual_generate(visual_id=visual_id)
     except RateLimited as exc:
         raise reschedule(self, exc) from exc
+    except SoftTimeLimitExceeded:
+        # Too slow is a provider failure too: the visual records it and the
+        # chord goes on (an exception here would fail the whole chord).
+        services.visual_fail(
+            visual_id=visual_id,
+            message=f"The image search took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s "
+            "and was stopped.",
+        )
     return visual_id
 
 

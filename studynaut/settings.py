@@ -114,7 +114,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Reuse connections between tasks and requests (docs/benchmarks.md: a new
+# connection per task cost PostgreSQL four times the CPU).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if "postgresql" in DATABASES["default"]["ENGINE"]:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -252,6 +254,13 @@ CELERY_RESULT_EXPIRES = positive_int("CELERY_RESULT_EXPIRES", 24 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
+# Celery's Django fix-up closes the database connection before and after every
+# task, whatever CONN_MAX_AGE says, unless this is set (then it recycles a
+# connection every this many tasks). pipeline.signals closes connections at
+# task boundaries the way Django does at request boundaries instead, so that
+# DATABASE_CONN_MAX_AGE applies to workers too (0 closes the connection after
+# every task).
+CELERY_DB_REUSE_MAX = 1000
 
 QUEUE_BOOKKEEPING = "bookkeeping"
 QUEUE_AI = "ai"

@@ -12,6 +12,8 @@ os.environ["SERPAPI_API_KEY"] = ""
 os.environ.setdefault("PROVIDER_BACKOFF_BASE", "0.05")
 os.environ.setdefault("PROVIDER_BACKOFF_MAX", "0.2")
 os.environ.setdefault("PROVIDER_TIMEOUT", "3")
+# The in-process worker's threads come and go: no connection outlives a task.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 from studynaut.settings import *  # noqa: F403
 

@@ -156,18 +156,31 @@ class Command(BaseCommand):
 
     def _follow(self, source: Source, *, timeout: float) -> Source:
         deadline = time.monotonic() + timeout
-        stage = None
+        stages = [
+            stage
+            for stage in Source.Stage
+            if source.needs_extraction or stage != Source.Stage.EXTRACTING_TEXT
+        ]
+        shown = 0  # stages announced so far, in pipeline order
         bar = None
         while time.monotonic() < deadline:
             source.refresh_from_db()
-            if source.processing_stage != stage:
+            finished = source.processing_status in FINAL
+            if finished and source.processing_status != Source.Status.FAILED:
+                reached = len(stages)
+            elif source.processing_stage in stages:
+                reached = stages.index(source.processing_stage) + 1
+            else:
+                reached = shown
+            # A fast stage may start and end between two looks: announce
+            # every stage passed, in order, not just the ones seen.
+            for stage in stages[shown:reached]:
                 if bar is not None:
                     bar.close()
                     bar = None
-                stage = source.processing_stage
-                if stage:
-                    self.stdout.write(f"> {STAGE_LABELS.get(stage, stage)}")
-            if stage == Source.Stage.GENERATING_VISUALS:
+                self.stdout.write(f"> {STAGE_LABELS[stage]}")
+            shown = max(shown, reached)
+            if source.processing_stage == Source.Stage.GENERATING_VISUALS:
                 visuals = Visual.objects.filter(source=source)
                 total = visuals.count()
                 done = visuals.filter(status__in=Visual.FINAL_STATUSES).count()
@@ -175,7 +188,7 @@ class Command(BaseCommand):
                     bar = tqdm(total=total, desc="  visuals", unit="img", file=self.stdout._out, leave=True)
                 if done != bar.n:
                     bar.update(done - bar.n)
-            if source.processing_status in FINAL:
+            if finished:
                 break
             time.sleep(0.2)
         else:

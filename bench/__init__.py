@@ -1,0 +1,1 @@
+"""Throughput and latency benchmark of the pipeline (see docs/benchmarks.md)."""

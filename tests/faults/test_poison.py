@@ -1,0 +1,96 @@
+"""A poison message (a step that kills the process running it, every time)
+is given up after PIPELINE_MAX_ATTEMPTS executions lost with their worker,
+instead of being delivered again forever (reject-on-worker-lost requeues it
+each time). The crash happens inside the step's work, after the task's
+guard, like a real one (tests/fault_app.py, FAULT_CRASH_IN). No watchdog."""
+
+import time
+
+import pytest
+
+from notes.models import JobRecord, Note, Source, Visual
+
+from .conftest import FINAL, jobs, status_of
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+Job = JobRecord.JobType
+SHORT_LIMITS = {
+    "CELERY_TASK_TIME_LIMIT": "4",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "3",
+    "TASK_RETRY_DELAY_MAX": "1",
+    "CELERY_VISIBILITY_TIMEOUT": "6",
+    "PIPELINE_MAX_ATTEMPTS": "2",
+}
+
+
+def supervise(stack, source_id: int, *, timeout: float, concurrency: int = 2, **worker_env) -> int:
+    """Keep one worker running, as a process supervisor would: start a new one
+    whenever it has died, until the source is final. Returns the restarts."""
+    worker = stack.worker("w0", concurrency=concurrency, **worker_env)
+    restarts = 0
+    deadline = time.monotonic() + timeout
+    while status_of(source_id) not in FINAL:
+        assert time.monotonic() < deadline, f"source {source_id} not final after {timeout}s"
+        if not worker.alive:
+            stack.kill(worker)  # reap what is left of its process group
+            restarts += 1
+            worker = stack.worker(f"w{restarts}", concurrency=concurrency, **worker_env)
+        time.sleep(0.1)
+    return restarts
+
+
+def test_a_step_that_kills_its_worker_every_time_fails_the_source_after_the_configured_attempts(stack):
+    stack.env.update(SHORT_LIMITS)
+    api = stack.web().register()
+    source_id = api.submit()
+
+    restarts = supervise(
+        stack, source_id, timeout=60, FAULT_CRASH_IN="source_analyze_text", FAULT_CRASH_MODE="worker"
+    )
+
+    source = Source.objects.get(pk=source_id)
+    assert source.processing_status == Source.Status.FAILED
+    assert source.processing_stage == Source.Stage.ANALYZING_TEXT
+    assert "lost 2 times" in source.error_message
+    assert restarts == 2  # two workers died; the third execution gave up
+    records = jobs(source_id, Job.PROCESS_SOURCE_TEXT)
+    assert len({record.task_id for record in records}) == 1  # one message, delivered three times
+    assert sorted(records.values_list("state", flat=True)) == [
+        JobRecord.State.FAILURE,
+        JobRecord.State.STARTED,
+        JobRecord.State.STARTED,
+    ]
+    assert not Note.objects.filter(source_id=source_id).exists()
+
+
+def test_a_visual_that_kills_its_pool_process_every_time_is_failed_and_the_note_completes(stack):
+    """Only the pool process dies (the worker itself lives and requeues the
+    message at once): each visual is given up after the configured attempts
+    and the note is completed with fallbacks."""
+    stack.env.update(SHORT_LIMITS)
+    api = stack.web().register()
+    source_id = api.submit()
+
+    restarts = supervise(
+        stack,
+        source_id,
+        timeout=60,
+        FAULT_CRASH_IN="visual_generate",
+        FAULT_CRASH_MODE="child",
+    )
+
+    source = Source.objects.get(pk=source_id)
+    assert source.processing_status == Source.Status.COMPLETED, source.error_message
+    assert restarts == 0
+    assert source.resume_attempts == 0
+    note = Note.objects.get(source_id=source_id)
+    for visual in Visual.objects.filter(source_id=source_id):
+        assert visual.status == Visual.Status.FAILED
+        assert "lost 2 times" in visual.error_message
+        assert f"Illustration unavailable: {visual.description}" in note.markdown_content
+        states = sorted(
+            jobs(source_id, Job.GENERATE_VISUAL).filter(visual_id=visual.pk).values_list("state", flat=True)
+        )
+        assert states == [JobRecord.State.STARTED, JobRecord.State.STARTED, JobRecord.State.SUCCESS]
+    assert note.quiz_questions.exists()
