@@ -5,7 +5,7 @@
       PROCESS_SOURCE_TEXT
       PROCESS_VISUAL_PLACEHOLDERS    replaces itself, at run time, with
         chord(GENERATE_VISUAL x N) -> ASSEMBLE_NOTE      (N = 0: ASSEMBLE_NOTE alone)
-      GENERATE_STUDY_TOOLS           attached by Celery after the chord's callback
+      GENERATE_STUDY_TOOLS           chained after the chord's callback
     )
 
 A stopped or stuck source resumes from its stage with the same steps.
