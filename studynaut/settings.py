@@ -252,6 +252,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # slowest chord with all its retries.
 CELERY_RESULT_EXPIRES = positive_int("CELERY_RESULT_EXPIRES", 24 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if EMBEDDED:
+    # The in-memory broker is polled: poll often, the queue is in this process.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
 # Celery's Django fix-up closes the database connection before and after every

@@ -69,12 +69,13 @@ class Command(BaseCommand):
             self._migrate_if_needed()
         source = self._create_source(kind, options["source"], options["title"])
         self.stdout.write(f"Source #{source.pk} ({kind}) created.")
-        if settings.EMBEDDED and options["verbosity"] < 2:
+        worker = self._start_embedded_worker() if settings.EMBEDDED else None
+        if worker is not None and options["verbosity"] < 2:
             # The progress bars tell the story; the worker's own log lines
-            # would only interleave with them.
+            # would only interleave with them. (After the worker's start,
+            # which sets up logging again.)
             for name in ("pipeline", "notes", "celery"):
                 logging.getLogger(name).setLevel(logging.WARNING)
-        worker = self._start_embedded_worker() if settings.EMBEDDED else None
         try:
             source = self._follow(source, timeout=options["timeout"])
         finally:
