@@ -175,10 +175,12 @@ REST_FRAMEWORK = {
     # dodge a throttle by forging it.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("THROTTLE_ANON", default="60/min"),
-        "user": env.str("THROTTLE_USER", default="600/min"),
-        "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="30/min"),
-        "auth": env.str("THROTTLE_AUTH", default="20/min"),
+        # Generous enough for a client polling many sources at once; creating
+        # sources (the expensive part) has its own, stricter scope.
+        "anon": env.str("THROTTLE_ANON", default="120/min"),
+        "user": env.str("THROTTLE_USER", default="3000/min"),
+        "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="240/min"),
+        "auth": env.str("THROTTLE_AUTH", default="120/min"),
     },
     "EXCEPTION_HANDLER": "notes.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
