@@ -222,16 +222,30 @@ PROVIDER_BACKOFF_MAX = positive_float("PROVIDER_BACKOFF_MAX", 20.0)
 if PROVIDER_MAX_RETRIES < 0:
     raise ImproperlyConfigured("PROVIDER_MAX_RETRIES must be 0 or more.")
 
-CELERY_TASK_TIME_LIMIT = positive_int("CELERY_TASK_TIME_LIMIT", 300)
-CELERY_TASK_SOFT_TIME_LIMIT = positive_int("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 30)
-# Countdown of task-level retries (database or broker hiccups, a join that
-# is not ready yet): always far below the visibility timeout.
-TASK_RETRY_DELAY_MAX = positive_int("TASK_RETRY_DELAY_MAX", 30)
+# The visibility timeout leads: a task held by a dead worker runs again after
+# it, so every task, with its retry delay, must end well before it. Unless set
+# explicitly, the time limits and retry delays follow from it (a short
+# CELERY_VISIBILITY_TIMEOUT gives short limits); explicit values that break
+# the rule fail loudly.
 CELERY_VISIBILITY_TIMEOUT = positive_int("CELERY_VISIBILITY_TIMEOUT", 600)
+if CELERY_VISIBILITY_TIMEOUT < 5:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be at least 5 seconds.")
+# Countdown of task-level retries (database or broker hiccups, a join that
+# is not ready yet, the shared rate limit).
+TASK_RETRY_DELAY_MAX = positive_int("TASK_RETRY_DELAY_MAX", max(1, min(30, CELERY_VISIBILITY_TIMEOUT // 10)))
+CELERY_TASK_TIME_LIMIT = positive_int(
+    "CELERY_TASK_TIME_LIMIT",
+    min(300, CELERY_VISIBILITY_TIMEOUT - TASK_RETRY_DELAY_MAX - max(1, CELERY_VISIBILITY_TIMEOUT // 10)),
+)
+CELERY_TASK_SOFT_TIME_LIMIT = positive_int(
+    "CELERY_TASK_SOFT_TIME_LIMIT",
+    max(1, CELERY_TASK_TIME_LIMIT - max(1, min(30, CELERY_TASK_TIME_LIMIT // 10))),
+)
 if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT + TASK_RETRY_DELAY_MAX:
     raise ImproperlyConfigured(
-        "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT plus "
-        "TASK_RETRY_DELAY_MAX, or a running task would be delivered twice."
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT} s) must exceed CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT} s) plus TASK_RETRY_DELAY_MAX ({TASK_RETRY_DELAY_MAX} s), "
+        "or a running task would be delivered twice."
     )
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
@@ -253,7 +267,16 @@ CELERY_TIMEZONE = TIME_ZONE
 # Chord joins live in the result backend: keep them far longer than the
 # slowest chord with all its retries.
 CELERY_RESULT_EXPIRES = positive_int("CELERY_RESULT_EXPIRES", 24 * 3600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for messages whose worker died (their
+    # visibility timeout passed): by default only every ~100 s, which would
+    # make a short visibility timeout meaningless.
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+    # A worker killed while holding the sweep's lock blocks sweeps this long.
+    "unacked_mutex_expire": max(5, min(300, CELERY_VISIBILITY_TIMEOUT // 2)),
+}
 if EMBEDDED:
     # The in-memory broker is polled: poll often, the queue is in this process.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
@@ -313,7 +336,7 @@ YOUTUBE_LANGUAGES = csv_list("YOUTUBE_LANGUAGES", "en,en-US,en-GB")
 # merged, so the end of a long transcript still reaches the note.
 AI_CHUNK_CHARS = positive_int("AI_CHUNK_CHARS", 24_000)
 # Longest wait for a shared rate-limit token before the call is retried later.
-RATE_LIMIT_MAX_WAIT = positive_float("RATE_LIMIT_MAX_WAIT", 30.0)
+RATE_LIMIT_MAX_WAIT = positive_float("RATE_LIMIT_MAX_WAIT", min(30.0, CELERY_TASK_SOFT_TIME_LIMIT / 4))
 OPENAI_TRANSCRIBE_TIMEOUT = positive_float("OPENAI_TRANSCRIBE_TIMEOUT", PROVIDER_TIMEOUT * 8)
 
 # --- Logging ----------------------------------------------------------------
