@@ -181,6 +181,8 @@ class GeneratedImageLinksMixin:
 
 class VisualSerializer(GeneratedImageLinksMixin, serializers.ModelSerializer):
     localized_fields = ("image_url",)
+    # A plain string: empty until the visual has an image (never a broken URI).
+    image_url = serializers.CharField(read_only=True, help_text="http(s) URL of the image; empty if none.")
 
     class Meta:
         model = Visual
@@ -205,6 +207,7 @@ class SourceSerializer(serializers.ModelSerializer):
         source="note_pk", read_only=True, allow_null=True, help_text="The note's id."
     )
     usage = UsageSerializer(source="*", read_only=True)
+    url = serializers.CharField(read_only=True, help_text="The video's URL (YOUTUBE); empty for other kinds.")
 
     class Meta:
         model = Source
