@@ -93,6 +93,7 @@ _GENERIC_WORDS = _wordset(
     note notes page pages figure figures table tables see seen look looks something anything
     everything nothing someone everyone instead even still yet just only rather quite very
     called named known termed find found live lives become becomes became help helps
+    introduction summary conclusion conclusions overview recap background outline contents
     """
 )
 _STOPWORDS = _SMALL_WORDS | _wordset(
