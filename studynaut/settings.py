@@ -261,8 +261,11 @@ CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXTENDED = False
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events feed Flower's live view. They cost worker CPU on every task,
+# so they are off until Flower (which enables them on the workers it watches,
+# its --enable_events default) or these settings switch them on.
+CELERY_TASK_SEND_SENT_EVENT = env.bool("CELERY_TASK_SEND_SENT_EVENT", default=False)
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Chord joins live in the result backend: keep them far longer than the
 # slowest chord with all its retries.
