@@ -308,7 +308,9 @@ CELERY_TASK_ROUTES = {
 # --- Pipeline ---------------------------------------------------------------
 PIPELINE_STUCK_AFTER = positive_int("PIPELINE_STUCK_AFTER", 900)
 PIPELINE_MAX_ATTEMPTS = positive_int("PIPELINE_MAX_ATTEMPTS", 3)
-WATCHDOG_INTERVAL = positive_float("WATCHDOG_INTERVAL", 60.0)
+# Look for stuck sources several times per PIPELINE_STUCK_AFTER, at least
+# once a minute.
+WATCHDOG_INTERVAL = positive_float("WATCHDOG_INTERVAL", min(60.0, max(1.0, PIPELINE_STUCK_AFTER / 4)))
 # How long ASSEMBLE_NOTE waits (in retries) for visuals that are not final.
 ASSEMBLE_MAX_WAITS = positive_int("ASSEMBLE_MAX_WAITS", 10)
 CELERY_BEAT_SCHEDULE = {

@@ -20,6 +20,8 @@ SHOWN = [
     "IMAGE_PROVIDER",
     "EMBEDDED",
     "CELERY_BROKER_TRANSPORT_OPTIONS",
+    "PIPELINE_STUCK_AFTER",
+    "WATCHDOG_INTERVAL",
 ]
 
 
@@ -68,6 +70,13 @@ def test_time_limits_and_retry_delays_stay_below_the_visibility_timeout(tmp_path
     options = values["CELERY_BROKER_TRANSPORT_OPTIONS"]
     assert options["visibility_timeout"] == visibility
     assert options["unacked_restore_interval"] <= max(1, visibility / 10)
+
+
+@pytest.mark.parametrize(("stuck_after", "interval"), [(8, 2.0), (60, 15.0), (900, 60.0)])
+def test_the_watchdog_looks_several_times_within_the_stuck_threshold(tmp_path, stuck_after, interval):
+    values = settings_with(tmp_path, PIPELINE_STUCK_AFTER=str(stuck_after))
+
+    assert values["WATCHDOG_INTERVAL"] == interval
 
 
 @pytest.mark.parametrize(
