@@ -70,6 +70,8 @@ class Command(BaseCommand):
         source = self._create_source(kind, options["source"], options["title"])
         self.stdout.write(f"Source #{source.pk} ({kind}) created.")
         worker = self._start_embedded_worker() if settings.EMBEDDED else None
+        if worker is None:
+            self._warn_without_workers()
         if worker is not None and options["verbosity"] < 2:
             # The progress bars tell the story; the worker's own log lines
             # would only interleave with them. (After the worker's start,
@@ -152,6 +154,21 @@ class Command(BaseCommand):
         )
         threading.Thread(target=worker.start, daemon=True, name="embedded-worker").start()
         return worker
+
+    def _warn_without_workers(self) -> None:
+        from studynaut.celery import app
+
+        try:
+            answering = app.control.ping(timeout=1.0)
+        except Exception:  # the broker itself: the pipeline's own errors will say more
+            answering = []
+        if not answering:
+            self.stderr.write(
+                self.style.WARNING(
+                    "No worker answers on the broker: the source waits until one starts "
+                    "(celery -A studynaut worker -Q bookkeeping,ai,images)."
+                )
+            )
 
     # --- progress ---------------------------------------------------------------
 
