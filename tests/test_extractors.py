@@ -86,9 +86,9 @@ def _image_only_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def _encrypted(pdf: bytes, user_password: str) -> bytes:
+def _encrypted(pdf: bytes, user_password: str, algorithm: str = "RC4-128") -> bytes:
     writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm=algorithm)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -199,15 +199,18 @@ def test_line_end_hyphens_are_joined_and_whitespace_normalised():
     assert "photosynthesis in their leaves." in text
 
 
-def test_a_password_protected_pdf_is_refused_with_a_clear_message():
-    pdf = _encrypted(_text_pdf(["Secret lecture notes."]), user_password="s3cret")
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_a_password_protected_pdf_is_refused_with_a_clear_message(algorithm):
+    pdf = _encrypted(_text_pdf(["Secret lecture notes."]), user_password="s3cret", algorithm=algorithm)
     with pytest.raises(ExtractionError) as raised:
         pdf_to_text(io.BytesIO(pdf))
     assert raised.value.message.startswith("The PDF is password-protected")
 
 
-def test_a_pdf_encrypted_with_an_empty_user_password_is_read():
-    pdf = _encrypted(_text_pdf(["Open lecture notes."]), user_password="")
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_a_pdf_encrypted_with_an_empty_user_password_is_read(algorithm):
+    # Common for "protected" PDFs: an owner password only, often with AES.
+    pdf = _encrypted(_text_pdf(["Open lecture notes."]), user_password="", algorithm=algorithm)
     assert "Open lecture notes." in pdf_to_text(io.BytesIO(pdf))
 
 
