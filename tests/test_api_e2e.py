@@ -4,6 +4,7 @@ submit, follow the progress, read the note, quiz and flashcards."""
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from .conftest import wait_for
@@ -100,3 +101,19 @@ def test_a_failed_source_is_retried_from_where_it_stopped(celery_worker, client,
     assert source["processing_status"] == "COMPLETED", source["error_message"]
     assert source["error_message"] == ""
     assert client.post(f"/api/sources/{source['id']}/retry/").status_code == 409
+
+
+def test_audio_without_a_transcription_provider_fails_with_a_readable_reason(
+    celery_worker, client, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    mp3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + bytes(2048)
+    upload = SimpleUploadedFile("lecture.mp3", mp3, content_type="audio/mpeg")
+
+    response = client.post("/api/sources/", {"kind": "AUDIO", "file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    source = follow(client, response.json()["id"])
+
+    assert source["processing_status"] == "FAILED"
+    assert source["processing_stage"] == "EXTRACTING_TEXT"
+    assert "audio needs a transcription provider" in source["error_message"]

@@ -62,7 +62,8 @@ def test_a_scripted_transcript_is_returned_stripped(fake):
 def test_without_a_key_it_asks_for_one(fake):
     with override_settings(OPENAI_API_KEY=""), pytest.raises(ExtractionError) as caught:
         transcribe_audio(io.BytesIO(AUDIO), filename="a.mp3")
-    assert caught.value.message == "Audio needs a transcription provider: set OPENAI_API_KEY."
+    assert "audio needs a transcription provider" in caught.value.message
+    assert "OPENAI_API_KEY" in caught.value.message
     assert not caught.value.transient
     assert fake.count() == 0
 

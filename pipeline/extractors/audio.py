@@ -19,7 +19,7 @@ from .base import ExtractionError
 
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # the OpenAI speech-to-text limit
 TOO_LARGE = "audio files over 25 MB are not supported; split it"
-NO_KEY = "Audio needs a transcription provider: set OPENAI_API_KEY."
+NO_KEY = "This audio cannot be transcribed: audio needs a transcription provider (set OPENAI_API_KEY)."
 
 
 def _size(fileobj: IO[bytes]) -> int | None:
