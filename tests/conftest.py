@@ -75,3 +75,27 @@ def offline(settings):
     """The offline providers: the local AI and generated images."""
     settings.AI_PROVIDERS = ["local"]
     settings.IMAGE_PROVIDER = "offline"
+
+
+def wait_for_job_records(source_id: int, *, timeout: float = 15) -> None:
+    """Job records are closed by task_postrun, a moment after the task's own
+    work, which may already have made the source final. Wait until the latest
+    execution is closed and the open ones (executions lost with their worker
+    stay open for good) stop changing."""
+    from notes.models import JobRecord
+
+    records = JobRecord.objects.filter(source_id=source_id)
+
+    def latest_closed() -> bool:
+        latest = records.order_by("-started_at", "-id").first()
+        return latest is None or latest.state != JobRecord.State.STARTED
+
+    wait_for(latest_closed, timeout=timeout, interval=0.05, message=f"the job records of source {source_id}")
+    still_open = records.filter(state=JobRecord.State.STARTED).count()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now_open = records.filter(state=JobRecord.State.STARTED).count()
+        if now_open == still_open:
+            return
+        still_open = now_open

@@ -5,7 +5,7 @@ from django.db import transaction
 from notes.models import Source
 from notes.services import source_start_pipeline
 
-from .conftest import wait_for
+from .conftest import wait_for, wait_for_job_records
 
 FINAL = (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS, Source.Status.FAILED)
 
@@ -22,4 +22,7 @@ def wait_until_final(source: Source, *, timeout: float = 90) -> Source:
         source.refresh_from_db()
         return source.processing_status in FINAL and source
 
-    return wait_for(finished, timeout=timeout, message=f"source {source.pk} to finish")
+    wait_for(finished, timeout=timeout, message=f"source {source.pk} to finish")
+    wait_for_job_records(source.pk)
+    source.refresh_from_db()
+    return source

@@ -38,7 +38,7 @@ import requests
 from django.db import connection
 
 from notes.models import JobRecord, Note, Source, Visual
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_job_records
 from tests.fakes import FakeOpenAI, FakeSerpAPI, default_answer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,6 +110,9 @@ class Proc:
     name: str
     popen: subprocess.Popen
     log: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    replaced: bool = False  # restarted by Stack.supervise
 
     @property
     def alive(self) -> bool:
@@ -291,9 +294,26 @@ class Stack:
             popen = subprocess.Popen(
                 args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        proc = Proc(name, popen, log_path)
+        proc = Proc(name, popen, log_path, args, env)
         self.procs.append(proc)
         return proc
+
+    def supervise(self, until, *, timeout: float, interval: float = 0.3, message: str = "condition"):
+        """Wait for `until()` like a process supervisor (compose's `restart:
+        unless-stopped`) would: a worker or beat that exited is started again.
+        (A Celery worker can exit when Redis vanishes under it; kombu then
+        fails while closing its channels.) Returns how many were restarted."""
+        restarted = 0
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {message}"
+            for proc in list(self.procs):
+                if proc.name != "web" and not proc.alive and not proc.replaced:
+                    proc.replaced = True
+                    self._spawn(proc.name, proc.args, proc.env)
+                    restarted += 1
+            time.sleep(interval)
+        return restarted
 
     def worker(self, name: str = "w1", *, concurrency: int = 2, **env: str) -> Proc:
         environment = self.base_env(**env, DATABASE_URL=self.database_url(WORKER_DB_APP))
@@ -492,6 +512,7 @@ def wait_until_final(source_id: int, *, timeout: float = 60) -> Source:
     wait_for(
         lambda: status_of(source_id) in FINAL, timeout=timeout, interval=0.2, message=f"source {source_id}"
     )
+    wait_for_job_records(source_id)
     return Source.objects.get(pk=source_id)
 
 

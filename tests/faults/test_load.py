@@ -75,6 +75,8 @@ def test_fifty_sources_with_five_visuals_on_two_workers_all_complete_without_dup
     # The job records agree: every execution finished, none failed; each step
     # succeeded once per source, each visual at least once.
     records = JobRecord.objects.filter(source__in=ids)
+    # The last job records close (task_postrun) a moment after their source.
+    wait_for(lambda: not records.filter(state=JobRecord.State.STARTED).exists(), timeout=30)
     assert not records.filter(state=JobRecord.State.STARTED).exists()
     assert not records.filter(state=JobRecord.State.FAILURE).exists()
     for job_type in (

@@ -10,6 +10,7 @@ import pytest
 
 from notes.models import JobRecord, Note, Source, Visual
 
+from ..conftest import wait_for_job_records
 from .conftest import FINAL, jobs, status_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -49,6 +50,7 @@ def test_a_step_that_kills_its_worker_every_time_fails_the_source_after_the_conf
         stack, source_id, timeout=60, FAULT_CRASH_IN="source_analyze_text", FAULT_CRASH_MODE="worker"
     )
 
+    wait_for_job_records(source_id)
     source = Source.objects.get(pk=source_id)
     assert source.processing_status == Source.Status.FAILED
     assert source.processing_stage == Source.Stage.ANALYZING_TEXT
@@ -80,6 +82,7 @@ def test_a_visual_that_kills_its_pool_process_every_time_is_failed_and_the_note_
         FAULT_CRASH_MODE="child",
     )
 
+    wait_for_job_records(source_id)
     source = Source.objects.get(pk=source_id)
     assert source.processing_status == Source.Status.COMPLETED, source.error_message
     assert restarts == 0
