@@ -1,5 +1,7 @@
 """Shared fixtures: the real services, a real Celery worker, users."""
 
+import ipaddress
+import socket
 import time
 
 import pytest
@@ -8,8 +10,48 @@ from django.conf import settings
 
 from studynaut.celery import app as celery_app
 
+LOOPBACK_NAMES = {"localhost", "testserver", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+class ExternalNetworkBlocked(OSError):
+    """A test tried to reach a host that is not this machine."""
+
+
+def _is_loopback(host) -> bool:
+    if host is None:
+        return True
+    host = host.decode() if isinstance(host, bytes) else str(host)
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback or host in LOOPBACK_NAMES
+    except ValueError:
+        return host in LOOPBACK_NAMES
+
+
+def _block_external_network() -> None:
+    """No test can reach the internet, whatever hosts it names: name lookups
+    and connections are refused for anything but loopback. Tests use the
+    fake servers of tests/fakes.py on 127.0.0.1."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback(host):
+            raise ExternalNetworkBlocked(f"tests may not resolve {host!r}: use the fakes on 127.0.0.1")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise ExternalNetworkBlocked(
+                f"tests may not connect to {address[0]!r}: use the fakes on 127.0.0.1"
+            )
+        return real_connect(sock, address)
+
+    socket.getaddrinfo = guarded_getaddrinfo
+    socket.socket.connect = guarded_connect
+
 
 def pytest_configure(config) -> None:
+    _block_external_network()
     # Fail early and clearly when a test run is pointed at the wrong services.
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine:
