@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from pipeline import canvas
-from pipeline.services import resume_stage, source_prepare_resume
+from pipeline.services import source_prepare_resume
 
 from .models import Source
 
@@ -22,12 +22,11 @@ def source_start_pipeline(*, source: Source) -> None:
 def source_retry(*, source_id: int) -> Source | None:
     """Rerun a FAILED or COMPLETED_WITH_ERRORS source from where it stopped,
     reusing what is done. None when it is not in a retryable state."""
-    source = Source.objects.get(pk=source_id)
-    stage = resume_stage(source)
     prepared = source_prepare_resume(source_id=source_id)
     if prepared is None:
         return None
-    canvas.enqueue_pipeline(prepared, stage=stage)
+    # The prepared source stands in the stage it resumes from.
+    canvas.enqueue_pipeline(prepared, stage=prepared.processing_stage)
     return prepared
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
 
 from .extractors.base import ExtractionError
-from .placeholders import find_placeholders
+from .placeholders import find_placeholders, placeholder_id
 from .providers.base import ProviderError, RateLimited
 from .render import note_markdown, sanitized_html
 
@@ -181,9 +181,9 @@ def source_create_visuals(*, source_id: int) -> list[int] | None:
     source = Source.objects.get(pk=source_id)
     structure = source.lesson_structure_json or {}
     queries = {
-        placeholder.placeholder_id: opportunity.get("searchQuery", "")
+        placeholder_id(opportunity["description"]): opportunity.get("searchQuery", "")
         for opportunity in structure.get("visualOpportunities", [])
-        for placeholder in find_placeholders(f"[VISUAL::{opportunity.get('description', '')}]")
+        if opportunity.get("description")
     }
     placeholders = find_placeholders(_structure_markdown(structure)) if structure else []
     Visual.objects.bulk_create(

@@ -77,6 +77,14 @@ TIMINGS = {
     "PROVIDER_BACKOFF_BASE": "0.05",
     "PROVIDER_BACKOFF_MAX": "0.2",
 }
+# Time limits short enough for a test to hit them, within the settings' rule
+# (visibility timeout > time limit + retry delay).
+SHORT_LIMITS = {
+    "CELERY_TASK_TIME_LIMIT": "4",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "3",
+    "TASK_RETRY_DELAY_MAX": "1",
+    "CELERY_VISIBILITY_TIMEOUT": "6",
+}
 FINAL = (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS, Source.Status.FAILED)
 
 

@@ -11,18 +11,12 @@ import pytest
 from notes.models import JobRecord, Note, Source, Visual
 
 from ..conftest import wait_for_job_records
-from .conftest import FINAL, jobs, status_of
+from .conftest import FINAL, SHORT_LIMITS, jobs, status_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 Job = JobRecord.JobType
-SHORT_LIMITS = {
-    "CELERY_TASK_TIME_LIMIT": "4",
-    "CELERY_TASK_SOFT_TIME_LIMIT": "3",
-    "TASK_RETRY_DELAY_MAX": "1",
-    "CELERY_VISIBILITY_TIMEOUT": "6",
-    "PIPELINE_MAX_ATTEMPTS": "2",
-}
+POISON_LIMITS = {**SHORT_LIMITS, "PIPELINE_MAX_ATTEMPTS": "2"}
 
 
 def supervise(stack, source_id: int, *, timeout: float, concurrency: int = 2, **worker_env) -> int:
@@ -42,7 +36,7 @@ def supervise(stack, source_id: int, *, timeout: float, concurrency: int = 2, **
 
 
 def test_a_step_that_kills_its_worker_every_time_fails_the_source_after_the_configured_attempts(stack):
-    stack.env.update(SHORT_LIMITS)
+    stack.env.update(POISON_LIMITS)
     api = stack.web().register()
     source_id = api.submit()
 
@@ -70,7 +64,7 @@ def test_a_visual_that_kills_its_pool_process_every_time_is_failed_and_the_note_
     """Only the pool process dies (the worker itself lives and requeues the
     message at once): each visual is given up after the configured attempts
     and the note is completed with fallbacks."""
-    stack.env.update(SHORT_LIMITS)
+    stack.env.update(POISON_LIMITS)
     api = stack.web().register()
     source_id = api.submit()
 

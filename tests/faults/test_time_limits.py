@@ -13,17 +13,11 @@ import pytest
 from notes.models import JobRecord, Note, Source, Visual
 
 from ..fakes import delay
-from .conftest import assert_completed_like_a_clean_run, jobs, wait_until_final
+from .conftest import SHORT_LIMITS, assert_completed_like_a_clean_run, jobs, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 Job = JobRecord.JobType
-SHORT_LIMITS = {
-    "CELERY_TASK_TIME_LIMIT": "4",
-    "CELERY_TASK_SOFT_TIME_LIMIT": "3",
-    "TASK_RETRY_DELAY_MAX": "1",
-    "CELERY_VISIBILITY_TIMEOUT": "6",
-}
 
 
 @pytest.fixture
