@@ -53,6 +53,11 @@ class Source(models.Model):
     file = models.FileField(upload_to=source_upload_path, blank=True, max_length=255)
     original_filename = models.CharField(max_length=255, blank=True)
     extracted_text = models.TextField(blank=True)
+    # The map from extracted_text back to the source: [[offset, page, seconds], ...]
+    # sorted by offset (pipeline.extractors.base.Anchor).
+    text_anchors = models.JSONField(default=list, blank=True)
+    # ISO 639-1: asked for on create, else the source's own language once known.
+    language = models.CharField(max_length=8, blank=True)
 
     processing_status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
     # SPEC: the stage is null once finished (not "").
@@ -102,6 +107,9 @@ class Visual(models.Model):
     position = models.PositiveIntegerField(default=0)
     description = models.TextField()
     search_query = models.CharField(max_length=500, blank=True)
+    # The note's text around the placeholder (its section), for providers
+    # that draw rather than search.
+    context = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     image_url = models.URLField(max_length=2000, blank=True)
     provider = models.CharField(max_length=32, blank=True)

@@ -118,7 +118,8 @@ def source_extract_text(*, source_id: int) -> bool:
     if not source_enter_stage(source_id=source_id, stage=Stage.EXTRACTING_TEXT):
         return False
     source = Source.objects.get(pk=source_id)
-    text = extract_text(source).strip()
+    extracted = extract_text(source)
+    text = extracted.text.strip()
     if not text:
         raise ExtractionError("No text could be extracted from the source.")
     if len(text) > settings.MAX_TEXT_CHARS:
@@ -126,7 +127,11 @@ def source_extract_text(*, source_id: int) -> bool:
             f"The extracted text has {len(text):,} characters, above the limit of "
             f"{settings.MAX_TEXT_CHARS:,} (MAX_TEXT_CHARS)."
         )
-    _active(source_id).update(extracted_text=text)
+    _active(source_id).update(
+        extracted_text=text,
+        text_anchors=[anchor.as_list() for anchor in extracted.anchors],
+        title=Case(When(title="", then=Value(extracted.title[:255])), default=F("title")),
+    )
     return True
 
 

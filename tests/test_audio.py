@@ -36,7 +36,7 @@ def provider_settings(fake):
 
 
 def test_it_uploads_the_file_and_returns_the_text(fake):
-    text = transcribe_audio(io.BytesIO(AUDIO), filename="lecture.mp3")
+    text = transcribe_audio(io.BytesIO(AUDIO), filename="lecture.mp3").text
 
     assert text == FakeOpenAI.transcription_text
     (request,) = fake.calls("transcription")
@@ -56,7 +56,7 @@ def test_it_uploads_the_whole_file_wherever_its_position_was(fake):
 
 def test_a_scripted_transcript_is_returned_stripped(fake):
     fake.script("transcription", [ok(data="  Hello students.  ")])
-    assert transcribe_audio(io.BytesIO(AUDIO), filename="a.m4a") == "Hello students."
+    assert transcribe_audio(io.BytesIO(AUDIO), filename="a.m4a").text == "Hello students."
 
 
 def test_without_a_key_it_asks_for_one(fake):

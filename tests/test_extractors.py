@@ -98,7 +98,7 @@ def _encrypted(pdf: bytes, user_password: str, algorithm: str = "RC4-128") -> by
 
 
 def test_vtt_keeps_only_the_spoken_words():
-    text = captions_to_text(VTT.encode("utf-8"))
+    text = captions_to_text(VTT.encode("utf-8")).text
     for gone in ("WEBVTT", "Kind:", "NOTE", "two lines", "STYLE", "color", "REGION", "fred", "intro", "-->"):
         assert gone not in text
     for gone in (
@@ -122,13 +122,13 @@ def test_vtt_keeps_only_the_spoken_words():
 
 
 def test_vtt_drops_the_repeated_lines_of_automatic_captions():
-    text = captions_to_text(VTT.encode("utf-8"))
+    text = captions_to_text(VTT.encode("utf-8")).text
     assert text.count("Mitochondria release energy") == 1
     assert text.count("Ribosomes build proteins.") == 1
 
 
 def test_vtt_starts_a_paragraph_after_a_pause():
-    paragraphs = captions_to_text(VTT.encode("utf-8")).split("\n\n")
+    paragraphs = captions_to_text(VTT.encode("utf-8")).text.split("\n\n")
     assert paragraphs == [
         "Cells are the basic units of life. Mitochondria release energy & heat. Ribosomes build proteins.",
         "After a pause, the nucleus <stores> DNA safely.",
@@ -140,13 +140,13 @@ def test_long_captions_are_split_every_few_sentences():
         f"00:00:{second:02d}.000 --> 00:00:{second:02d}.900\nSentence number {second}.\n\n"
         for second in range(12)
     )
-    paragraphs = captions_to_text(f"WEBVTT\n\n{cues}".encode()).split("\n\n")
+    paragraphs = captions_to_text(f"WEBVTT\n\n{cues}".encode()).text.split("\n\n")
     assert len(paragraphs) == 3
     assert paragraphs[0].count(".") == 5
 
 
 def test_srt_with_indices_bom_and_crlf():
-    text = captions_to_text(SRT.encode("utf-8"))
+    text = captions_to_text(SRT.encode("utf-8")).text
     assert text.split("\n\n") == [
         "Volcanoes form where plates meet. Magma rises through cracks in the crust.",
         "Lava cools into new rock.",
@@ -155,7 +155,7 @@ def test_srt_with_indices_bom_and_crlf():
 
 def test_srt_in_latin_1_is_decoded():
     raw = "1\n00:00:01,000 --> 00:00:02,000\nLa cellule est l'unit\u00e9 du vivant.\n".encode("latin-1")
-    assert captions_to_text(raw) == "La cellule est l'unit\u00e9 du vivant."
+    assert captions_to_text(raw).text == "La cellule est l'unit\u00e9 du vivant."
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_text_is_extracted_from_a_pdf_page_by_page():
         ["Chloroplasts capture light energy.", "They contain the pigment chlorophyll."],
         ["The Calvin cycle fixes carbon dioxide."],
     )
-    text = pdf_to_text(io.BytesIO(pdf))
+    text = pdf_to_text(io.BytesIO(pdf)).text
     assert "Chloroplasts capture light energy." in text
     assert "They contain the pigment chlorophyll." in text
     first, second = text.split("\n\n")
@@ -195,7 +195,9 @@ def test_text_is_extracted_from_a_pdf_page_by_page():
 
 
 def test_line_end_hyphens_are_joined_and_whitespace_normalised():
-    text = pdf_to_text(io.BytesIO(_text_pdf(["Plants perform photo-", "synthesis    in   their leaves."])))
+    text = pdf_to_text(
+        io.BytesIO(_text_pdf(["Plants perform photo-", "synthesis    in   their leaves."]))
+    ).text
     assert "photosynthesis in their leaves." in text
 
 
@@ -211,7 +213,7 @@ def test_a_password_protected_pdf_is_refused_with_a_clear_message(algorithm):
 def test_a_pdf_encrypted_with_an_empty_user_password_is_read(algorithm):
     # Common for "protected" PDFs: an owner password only, often with AES.
     pdf = _encrypted(_text_pdf(["Open lecture notes."]), user_password="", algorithm=algorithm)
-    assert "Open lecture notes." in pdf_to_text(io.BytesIO(pdf))
+    assert "Open lecture notes." in pdf_to_text(io.BytesIO(pdf)).text
 
 
 def test_an_image_only_pdf_is_refused_as_having_no_text():

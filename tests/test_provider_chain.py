@@ -23,14 +23,14 @@ class Scripted:
         self.outcomes = list(outcomes)
         self.calls = 0
 
-    def complete(self, call, text):
+    def complete(self, call, text, *, language=""):
         self.calls += 1
         outcome = self.outcomes.pop(0) if self.outcomes else VALID_QUIZ
         if isinstance(outcome, BaseException):
             raise outcome
         return Completion(data=outcome, prompt_tokens=1, completion_tokens=1)
 
-    def find_image(self, *, description, query):
+    def find_image(self, *, description, query, context=""):
         self.calls += 1
         outcome = self.outcomes.pop(0) if self.outcomes else "https://images.example.test/a.jpg"
         if isinstance(outcome, BaseException):

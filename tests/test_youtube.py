@@ -129,7 +129,7 @@ def test_it_fetches_the_transcript_as_text():
         ]
     )
 
-    text = fetch_transcript(VID, http_client=session)
+    text = fetch_transcript(VID, http_client=session).text
 
     assert text == "Hello & welcome. Today: photosynthesis."
     urls = [url for _, url in session.fake.log]
@@ -147,10 +147,10 @@ def test_it_prefers_the_configured_languages_and_manual_captions():
         ]
     )
     with override_settings(YOUTUBE_LANGUAGES=["fr", "en"]):
-        assert fetch_transcript(VID, http_client=session) == "Bonjour."
+        assert fetch_transcript(VID, http_client=session).text == "Bonjour."
     assert fetch_transcript(
         VID, languages=["en-US"], http_client=fake_youtube_session(tracks=session.fake.tracks)
-    ) == ("Auto English.")
+    ).text == ("Auto English.")
 
 
 def test_another_language_is_translated_to_the_first_preferred_one_when_possible():
@@ -158,19 +158,19 @@ def test_another_language_is_translated_to_the_first_preferred_one_when_possible
         tracks=[{"lang": "es", "name": "Español", "translatable": True, "lines": ["Hola."]}],
         translations=["en", "de"],
     )
-    assert fetch_transcript(VID, languages=["de", "en"], http_client=session) == "[de] Hola."
+    assert fetch_transcript(VID, languages=["de", "en"], http_client=session).text == "[de] Hola."
     assert "tlang=de" in session.fake.log[-1][1]
 
 
 def test_another_language_is_used_as_it_is_when_it_cannot_be_translated():
     session = fake_youtube_session(tracks=[{"lang": "es", "name": "Español", "lines": ["Hola."]}])
-    assert fetch_transcript(VID, languages=["en"], http_client=session) == "Hola."
+    assert fetch_transcript(VID, languages=["en"], http_client=session).text == "Hola."
 
 
 def test_long_pauses_become_paragraph_breaks():
     lines = [("One.", 0.0), ("Two.", 2.5), ("Three.", 12.0)]
     session = fake_youtube_session(tracks=[{"lang": "en", "lines": lines}])
-    assert fetch_transcript(VID, http_client=session) == "One. Two.\n\nThree."
+    assert fetch_transcript(VID, http_client=session).text == "One. Two.\n\nThree."
 
 
 @pytest.mark.parametrize(

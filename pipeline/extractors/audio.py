@@ -13,9 +13,7 @@ from typing import IO
 
 from django.conf import settings
 
-from pipeline.providers.base import ProviderError
-
-from .base import ExtractionError
+from .base import Extracted, ExtractionError
 
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # the OpenAI speech-to-text limit
 TOO_LARGE = "audio files over 25 MB are not supported; split it"
@@ -34,7 +32,7 @@ def _size(fileobj: IO[bytes]) -> int | None:
         return size if isinstance(size, int) and size > MAX_AUDIO_BYTES else None
 
 
-def transcribe_audio(fileobj: IO[bytes], *, filename: str) -> str:
+def transcribe_audio(fileobj: IO[bytes], *, filename: str) -> Extracted:
     """The spoken text of an audio file. Raises ExtractionError (``transient`` for retryable failures)."""
     import openai
 
@@ -61,8 +59,6 @@ def transcribe_audio(fileobj: IO[bytes], *, filename: str) -> str:
             model=settings.OPENAI_TRANSCRIBE_MODEL,
             file=(filename or "audio", fileobj),
         )
-    except ProviderError as exc:
-        raise ExtractionError(f"Transcription failed: {exc.message}", transient=exc.transient) from None
     except openai.OpenAIError as exc:
         error = map_openai_error(exc, what="OpenAI speech-to-text")
         if error.transient and error.retry_after:
@@ -71,4 +67,4 @@ def transcribe_audio(fileobj: IO[bytes], *, filename: str) -> str:
     text = getattr(result, "text", None)
     if not isinstance(text, str) or not text.strip():
         raise ExtractionError("The audio contained no speech we could transcribe.")
-    return text.strip()
+    return Extracted(text=text.strip())

@@ -13,7 +13,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from .base import ExtractionError
+from .base import Anchor, Extracted, ExtractionError
 
 PARAGRAPH_GAP_SECONDS = 2.0
 SENTENCES_PER_PARAGRAPH = 5
@@ -115,35 +115,57 @@ def _ends_sentence(line: str) -> bool:
     return re.search(r"[.!?][\"'\u201d\u2019)\]]*$", line) is not None
 
 
-def _paragraphs(cues: list[_Cue]) -> list[str]:
-    paragraphs: list[str] = []
+def _paragraphs(cues: list[_Cue]) -> list[tuple[float, str]]:
+    """Paragraphs of the cues' text, each with the start of its first cue."""
+    paragraphs: list[tuple[float, str]] = []
     current: list[str] = []
+    current_start = 0.0
     sentences = 0
     recent: deque[str] = deque(maxlen=3)
     previous_end: float | None = None
+
+    def close() -> None:
+        nonlocal current, sentences
+        if current:
+            paragraphs.append((current_start, " ".join(current)))
+        current, sentences = [], 0
+
     for cue in cues:
         gap = cue.start - previous_end if previous_end is not None else 0.0
         previous_end = cue.end if previous_end is None else max(cue.end, previous_end)
         if current and gap > PARAGRAPH_GAP_SECONDS:
-            paragraphs.append(" ".join(current))
-            current, sentences = [], 0
+            close()
         for line in cue.lines:
             key = line.casefold()
             if key in recent:
                 continue  # automatic captions repeat the lines of the previous cue
             recent.append(key)
+            if not current:
+                current_start = cue.start
             current.append(line)
             sentences += len(_SENTENCE_END_RE.findall(line))
             if sentences >= SENTENCES_PER_PARAGRAPH and _ends_sentence(line):
-                paragraphs.append(" ".join(current))
-                current, sentences = [], 0
-    if current:
-        paragraphs.append(" ".join(current))
-    return [paragraph for paragraph in paragraphs if paragraph.strip()]
+                close()
+    close()
+    return [(start, text) for start, text in paragraphs if text.strip()]
 
 
-def captions_to_text(raw: bytes) -> str:
-    """The text of a WebVTT or SRT file, as paragraphs separated by blank lines.
+def join_timed(paragraphs: list[tuple[float, str]]) -> Extracted:
+    """Timed paragraphs as one text (blank lines between them) with an anchor
+    at the start of each."""
+    anchors: list[Anchor] = []
+    offset = 0
+    for index, (start, text) in enumerate(paragraphs):
+        if index:
+            offset += 2
+        anchors.append(Anchor(offset, seconds=round(start, 3)))
+        offset += len(text)
+    return Extracted(text="\n\n".join(text for _, text in paragraphs), anchors=tuple(anchors))
+
+
+def captions_to_text(raw: bytes) -> Extracted:
+    """The text of a WebVTT or SRT file, as paragraphs separated by blank
+    lines, each anchored at the start time of its first cue.
 
     Raises ExtractionError when the file is neither format or holds no text.
     """
@@ -157,4 +179,4 @@ def captions_to_text(raw: bytes) -> str:
     paragraphs = _paragraphs(_cues(text, kind))
     if not paragraphs:
         raise ExtractionError("The caption file contains no text.")
-    return "\n\n".join(paragraphs)
+    return join_timed(paragraphs)

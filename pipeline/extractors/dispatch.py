@@ -2,7 +2,7 @@
 
 from notes.models import Source
 
-from .base import ExtractionError
+from .base import Extracted, ExtractionError
 
 
 def _audio_filename(handle) -> str:
@@ -15,14 +15,15 @@ def _audio_filename(handle) -> str:
     return f"lecture.{filetype.guess_extension(head) or 'mp3'}"
 
 
-def extract_text(source: Source) -> str:
-    """Extract the plain text of a source. Raises ExtractionError."""
+def extract_text(source: Source) -> Extracted:
+    """Extract the plain text of a source, with its map back to the source.
+    Raises ExtractionError."""
     # Imported here: each extractor pulls in its own library.
     kind = source.kind
     if kind == Source.Kind.TEXT:
         from .text import normalize_text
 
-        return normalize_text(source.input_text)
+        return Extracted(text=normalize_text(source.input_text))
     if kind == Source.Kind.YOUTUBE:
         from .youtube import fetch_transcript, parse_video_id
 

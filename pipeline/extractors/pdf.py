@@ -14,7 +14,7 @@ from typing import BinaryIO
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
 
-from .base import ExtractionError
+from .base import Anchor, Extracted, ExtractionError
 from .text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,36 @@ def _clean_page(text: str) -> str:
     return "\n".join(lines)
 
 
-def pdf_to_text(fileobj: BinaryIO) -> str:
-    """The text of a PDF, pages separated by blank lines.
+def pdf_to_text(fileobj: BinaryIO) -> Extracted:
+    """The text of a PDF, pages separated by blank lines, with an anchor at the
+    start of each page, and the document's title from its metadata.
 
     Raises ExtractionError for a password-protected, unreadable, image-only
     or too long PDF.
     """
     reader = _open(fileobj)
-    pages = [_clean_page(text) for text in _page_texts(reader)]
-    text = normalize_text("\n\n".join(page for page in pages if page.strip()))
+    parts: list[str] = []
+    anchors: list[Anchor] = []
+    offset = 0
+    for number, raw in enumerate(_page_texts(reader), start=1):
+        page = normalize_text(_clean_page(raw))
+        if not page:
+            continue
+        if parts:
+            offset += 2  # the blank line between pages
+        anchors.append(Anchor(offset, page=number))
+        parts.append(page)
+        offset += len(page)
+    text = "\n\n".join(parts)
     if not re.search(r"\w", text):
         raise ExtractionError(_NO_TEXT)
-    return text
+    return Extracted(text=text, anchors=tuple(anchors), title=_metadata_title(reader))
+
+
+def _metadata_title(reader: PdfReader) -> str:
+    try:
+        title = (reader.metadata or {}).get("/Title")
+    except (PyPdfError, ValueError, TypeError, KeyError, AttributeError):
+        return ""  # broken metadata is no reason to lose the text
+    title = " ".join(str(title or "").split())
+    return title[:255]

@@ -15,7 +15,7 @@ from xml.etree.ElementTree import ParseError
 import requests
 from django.conf import settings
 
-from .base import ExtractionError
+from .base import Extracted, ExtractionError
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +108,22 @@ def _language_variants(languages: list[str]) -> list[str]:
     return variants
 
 
-def _join_snippets(snippets) -> str:
-    """One text: snippets joined by spaces, a paragraph break after a pause of 3 s or more."""
-    paragraphs: list[list[str]] = [[]]
+def _join_snippets(snippets) -> Extracted:
+    """One text: snippets joined by spaces, a paragraph break after a pause of
+    3 s or more, each paragraph anchored at its first snippet's start."""
+    from .captions import join_timed
+
+    paragraphs: list[tuple[float, list[str]]] = []
     previous_end = None
     for snippet in snippets:
         text = " ".join(str(snippet.text).split())
         if not text:
             continue
-        if previous_end is not None and snippet.start - previous_end >= 3.0 and paragraphs[-1]:
-            paragraphs.append([])
-        paragraphs[-1].append(text)
+        if not paragraphs or (previous_end is not None and snippet.start - previous_end >= 3.0):
+            paragraphs.append((float(snippet.start), []))
+        paragraphs[-1][1].append(text)
         previous_end = snippet.start + (snippet.duration or 0)
-    return "\n\n".join(" ".join(paragraph) for paragraph in paragraphs if paragraph).strip()
+    return join_timed([(start, " ".join(words)) for start, words in paragraphs if words])
 
 
 def fetch_transcript(
@@ -128,8 +131,8 @@ def fetch_transcript(
     *,
     languages: list[str] | None = None,
     http_client: requests.Session | None = None,
-) -> str:
-    """The transcript of a video as plain text.
+) -> Extracted:
+    """The transcript of a video as plain text, anchored at its times.
 
     Prefers ``languages`` (default ``YOUTUBE_LANGUAGES``), manual captions
     before generated ones; else any transcript, translated to the first
@@ -155,10 +158,10 @@ def fetch_transcript(
         # An answer of an unexpected shape (YouTube changes its pages now and then).
         logger.warning("unexpected YouTube answer for %s: %s", video_id, type(exc).__name__)
         raise ExtractionError("YouTube answered with a page we could not read.", transient=True) from None
-    text = _join_snippets(fetched)
-    if not text:
+    extracted = _join_snippets(fetched)
+    if not extracted.text:
         raise ExtractionError("This video has no transcript we can use: the transcript is empty.")
-    return text
+    return extracted
 
 
 def _choose(transcripts, preferred: list[str]):

@@ -122,7 +122,7 @@ class OfflineImageProvider:
 
     name = "offline"
 
-    def find_image(self, *, description: str, query: str) -> str:
+    def find_image(self, *, description: str, query: str, context: str = "") -> str:
         token = sign_description(description)
         return f"{settings.PUBLIC_BASE_URL}/images/generated/{token}.svg"
 

@@ -332,7 +332,7 @@ class OpenAIProvider:
         # (one ai_complete call), so a retry does not redo finished chunks.
         self._chunk_answers: dict[tuple[str, int], Completion] = {}
 
-    def complete(self, call: AICall, text: str) -> Completion:
+    def complete(self, call: AICall, text: str, *, language: str = "") -> Completion:
         if call not in _INSTRUCTIONS:
             raise ProviderError(f"unknown call {call!r}", provider=NAME)
         size = chunk_size()

@@ -194,6 +194,7 @@ def ai_complete(
     call: AICall,
     text: str,
     *,
+    language: str = "",
     on_attempt: OnAttempt | None = None,
 ) -> tuple[BaseModel, Completion, str]:
     """Answer ``call`` for ``text`` with the first provider of ``AI_PROVIDERS`` that succeeds.
@@ -215,7 +216,7 @@ def ai_complete(
         try:
             model, completion = _attempts(
                 name,
-                lambda provider=provider: provider.complete(call, text),
+                lambda provider=provider: provider.complete(call, text, language=language),
                 on_attempt=on_attempt,
                 validate=validate,
             )
@@ -232,7 +233,9 @@ def ai_complete(
     raise ProviderError("all AI providers failed: " + "; ".join(failures), transient=False)
 
 
-def find_image(*, description: str, query: str, on_attempt: OnAttempt | None = None) -> tuple[str, str]:
+def find_image(
+    *, description: str, query: str, context: str = "", on_attempt: OnAttempt | None = None
+) -> tuple[str, str]:
     """An image URL for a placeholder from ``IMAGE_PROVIDER``, with the retry policy.
 
     Returns ``(url, provider_name)``; raises the provider's last ProviderError.
@@ -242,7 +245,7 @@ def find_image(*, description: str, query: str, on_attempt: OnAttempt | None = N
     try:
         url = _attempts(
             name,
-            lambda: provider.find_image(description=description, query=query),
+            lambda: provider.find_image(description=description, query=query, context=context),
             on_attempt=on_attempt,
         )
     except RateLimited:

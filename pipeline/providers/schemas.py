@@ -38,6 +38,8 @@ class QuizQuestionSchema(_Lenient):
     options: list[ShortText] = Field(min_length=2, max_length=8)
     answerIndex: int = Field(ge=0)  # noqa: N815
     explanation: OptionalText = ""
+    # A short passage of the source that supports the question (optional).
+    quote: OptionalText = ""
 
     @model_validator(mode="after")
     def _check_options(self) -> "QuizQuestionSchema":
@@ -55,6 +57,8 @@ class Quiz(_Lenient):
 class FlashcardSchema(_Lenient):
     front: ShortText
     back: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    # A short passage of the source that supports the card (optional).
+    quote: OptionalText = ""
 
 
 class Flashcards(_Lenient):

@@ -67,7 +67,7 @@ def pick_image(results: list) -> str | None:
 class SerpAPIImageProvider:
     name = NAME
 
-    def find_image(self, *, description: str, query: str) -> str:
+    def find_image(self, *, description: str, query: str, context: str = "") -> str:
         from serpapi import GoogleSearch
 
         key = settings.SERPAPI_API_KEY
