@@ -53,9 +53,9 @@ class Source(models.Model):
     file = models.FileField(upload_to=source_upload_path, blank=True, max_length=255)
     original_filename = models.CharField(max_length=255, blank=True)
     extracted_text = models.TextField(blank=True)
-    # The map from extracted_text back to the source: [[offset, page, seconds], ...]
-    # sorted by offset (pipeline.extractors.base.Anchor).
-    text_anchors = models.JSONField(default=list, blank=True)
+    # The map from extracted_text back to the source (pipeline.extractors.base.Extracted):
+    # {"anchors": [[offset, page, seconds], ...], "excluded": [[start, end], ...]}.
+    text_map = models.JSONField(default=dict, blank=True)
     # ISO 639-1: asked for on create, else the source's own language once known.
     language = models.CharField(max_length=8, blank=True)
 

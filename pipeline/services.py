@@ -129,7 +129,7 @@ def source_extract_text(*, source_id: int) -> bool:
         )
     _active(source_id).update(
         extracted_text=text,
-        text_anchors=[anchor.as_list() for anchor in extracted.anchors],
+        text_map=extracted.text_map(),
         title=Case(When(title="", then=Value(extracted.title[:255])), default=F("title")),
     )
     return True

@@ -36,16 +36,57 @@ class Anchor:
 
 @dataclass(frozen=True)
 class Extracted:
-    """The text of a source. ``title`` is the document's own title when it
-    has one (PDF metadata, a video's title), else ""."""
+    """The text of a source.
+
+    ``title`` is the document's own title when it has one (PDF metadata, a
+    video's title), else "". ``excluded`` are ``(start, end)`` character
+    ranges of ``text`` that stay in the extracted text (an origin may point
+    there) but that the note is not written from: running headers and
+    footers, an index, a bibliography.
+    """
 
     text: str
     anchors: tuple[Anchor, ...] = field(default_factory=tuple)
     title: str = ""
+    excluded: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
     def anchor_at(self, offset: int) -> Anchor | None:
         """The anchor that covers character ``offset`` (None before the first)."""
         return anchor_at(self.anchors, offset)
+
+    def note_text(self) -> str:
+        """The text without its excluded ranges: what the note is written from."""
+        return without_ranges(self.text, self.excluded)
+
+    def text_map(self) -> dict:
+        """The JSON stored beside the text (Source.text_map)."""
+        return {
+            "anchors": [anchor.as_list() for anchor in self.anchors],
+            "excluded": [[start, end] for start, end in self.excluded],
+        }
+
+    @classmethod
+    def from_stored(cls, text: str, text_map: dict | None) -> Extracted:
+        text_map = text_map or {}
+        return cls(
+            text=text,
+            anchors=tuple(Anchor.from_list(item) for item in text_map.get("anchors", ())),
+            excluded=tuple((int(start), int(end)) for start, end in text_map.get("excluded", ())),
+        )
+
+
+def without_ranges(text: str, ranges: tuple[tuple[int, int], ...]) -> str:
+    """``text`` with the (sorted, non-overlapping) ``ranges`` cut out."""
+    if not ranges:
+        return text
+    parts, position = [], 0
+    for start, end in sorted(ranges):
+        start = max(start, position)
+        if end > start:
+            parts.append(text[position:start])
+            position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def anchor_at(anchors: tuple[Anchor, ...] | list[Anchor], offset: int) -> Anchor | None:
