@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from pipeline.providers.base import RateLimited
+from pipeline.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -205,8 +205,8 @@ def acquire(
     """Wait until ``provider`` may be called again under ``rpm`` requests per
     ``per_seconds`` (shared by all workers), at most ``max_wait`` seconds.
 
-    Raises RateLimited (a transient ProviderError) when the wait
-    would be longer than ``max_wait``. ``rpm <= 0`` means no limit.
+    Raises RateLimited (not an error: the task reschedules itself) when the
+    wait would be longer than ``max_wait``. ``rpm <= 0`` means no limit.
     """
     if rpm <= 0:
         return

@@ -13,7 +13,7 @@ from celery import signals
 from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
-from notes.models import JobRecord
+from pipeline.models import JobRecord
 
 logger = logging.getLogger(__name__)
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "notes",
     "pipeline",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -167,9 +168,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Throttles that let requests through when the cache (Redis) is down.
     "DEFAULT_THROTTLE_CLASSES": [
-        "notes.api.throttles.AnonThrottle",
-        "notes.api.throttles.UserThrottle",
-        "notes.api.throttles.ScopedThrottle",
+        "api.throttles.AnonThrottle",
+        "api.throttles.UserThrottle",
+        "api.throttles.ScopedThrottle",
     ],
     # Proxies in front of the app: 0 trusts no X-Forwarded-For, so nobody can
     # dodge a throttle by forging it.
@@ -182,7 +183,7 @@ REST_FRAMEWORK = {
         "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="240/min"),
         "auth": env.str("THROTTLE_AUTH", default="120/min"),
     },
-    "EXCEPTION_HANDLER": "notes.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -376,5 +377,6 @@ LOGGING = {
         "studynaut": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "pipeline": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "api": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

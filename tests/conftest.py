@@ -124,7 +124,7 @@ def wait_for_job_records(source_id: int, *, timeout: float = 15) -> None:
     work, which may already have made the source final. Wait until the latest
     execution is closed and the open ones (executions lost with their worker
     stay open for good) stop changing."""
-    from notes.models import JobRecord
+    from pipeline.models import JobRecord
 
     records = JobRecord.objects.filter(source_id=source_id)
 

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from notes.models import Source
-from notes.services import source_start_pipeline
+from pipeline.lifecycle import source_start_pipeline
 
 from .conftest import wait_for, wait_for_job_records
 

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notes.admin import ADMIN_FAIL_MESSAGE
-from notes.models import JobRecord, Source, Visual
+from api.admin import ADMIN_FAIL_MESSAGE
+from notes.models import Source, Visual
+from pipeline.models import JobRecord
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import make_note, make_source
 
@@ -57,8 +58,8 @@ def make_job(source, *, state=JobRecord.State.SUCCESS) -> JobRecord:
         "/admin/notes/source/?processing_stage__exact=ANALYZING_TEXT&kind__exact=TEXT",
         "/admin/notes/source/?q=ada",
         "/admin/notes/note/",
-        "/admin/notes/jobrecord/",
-        "/admin/notes/jobrecord/?job_type__exact=GENERATE_VISUAL&state__exact=FAILURE",
+        "/admin/pipeline/jobrecord/",
+        "/admin/pipeline/jobrecord/?job_type__exact=GENERATE_VISUAL&state__exact=FAILURE",
     ],
 )
 def test_admin_pages_load_with_debug_off(admin_client, user, path):
@@ -78,7 +79,7 @@ def test_the_change_pages_load_and_show_the_inlines(admin_client, user):
 
     source_page = admin_client.get(f"/admin/notes/source/{source.pk}/change/")
     note_page = admin_client.get(f"/admin/notes/note/{note.pk}/change/")
-    job_page = admin_client.get(f"/admin/notes/jobrecord/{job.pk}/change/")
+    job_page = admin_client.get(f"/admin/pipeline/jobrecord/{job.pk}/change/")
 
     assert source_page.status_code == 200
     assert "no image found" in source_page.content.decode()  # the visual inline
@@ -123,7 +124,7 @@ def test_the_source_list_runs_the_same_number_of_queries_for_many_rows(admin_cli
 def test_the_job_list_runs_the_same_number_of_queries_for_many_rows(admin_client, user):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert admin_client.get("/admin/notes/jobrecord/").status_code == 200
+            assert admin_client.get("/admin/pipeline/jobrecord/").status_code == 200
         return len(captured)
 
     make_job(make_source(user))
@@ -138,7 +139,7 @@ def test_the_job_list_shows_duration_and_links_the_source(admin_client, user):
     source = make_source(user)
     make_job(source)
 
-    html = admin_client.get("/admin/notes/jobrecord/").content.decode()
+    html = admin_client.get("/admin/pipeline/jobrecord/").content.decode()
 
     assert "1500" in html
     assert f'href="/admin/notes/source/{source.pk}/change/"' in html
@@ -150,9 +151,9 @@ def test_the_job_list_shows_duration_and_links_the_source(admin_client, user):
 def test_job_records_cannot_be_added_changed_or_deleted(admin_client, user):
     job = make_job(make_source(user))
 
-    assert admin_client.get("/admin/notes/jobrecord/add/").status_code == 403
-    assert admin_client.get(f"/admin/notes/jobrecord/{job.pk}/delete/").status_code == 403
-    response = admin_client.post(f"/admin/notes/jobrecord/{job.pk}/change/", {"state": "FAILURE"})
+    assert admin_client.get("/admin/pipeline/jobrecord/add/").status_code == 403
+    assert admin_client.get(f"/admin/pipeline/jobrecord/{job.pk}/delete/").status_code == 403
+    response = admin_client.post(f"/admin/pipeline/jobrecord/{job.pk}/change/", {"state": "FAILURE"})
     assert response.status_code == 403
     job.refresh_from_db()
     assert job.state == JobRecord.State.SUCCESS

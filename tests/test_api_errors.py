@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import RequestDataTooBig
 
+from api.errors import INTERNAL_ERROR_MESSAGE
 from notes import selectors
-from notes.api.errors import INTERNAL_ERROR_MESSAGE
 from tests.api_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,10 @@ import redis
 from django.db import DatabaseError
 from django.utils import timezone
 
-from notes.api import health
-from notes.api.health import health_report
-from notes.models import JobRecord, Source
+from api import health
+from api.health import health_report
+from notes.models import Source
+from pipeline.models import JobRecord
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import make_source
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from notes.api.uploads import CAPTIONS_MAX_BYTES, display_filename
+from api.uploads import CAPTIONS_MAX_BYTES, display_filename
 from notes.models import Source
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import MP3_BYTES, PDF_BYTES, PNG_BYTES, SRT_TEXT, VTT_TEXT, multipart_body, wav_bytes

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from notes.models import Flashcard, JobRecord, Note, QuizQuestion, Source, Visual
+from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from pipeline.models import JobRecord
 
 from .pipeline_helpers import submit, wait_until_final
 
@@ -165,7 +166,7 @@ def test_hostile_markup_in_a_source_comes_out_harmless(celery_worker, user, text
 
 
 def test_running_the_whole_pipeline_again_creates_no_duplicates(celery_worker, user):
-    from notes.services import source_start_pipeline
+    from pipeline.lifecycle import source_start_pipeline
 
     source = wait_until_final(submit(user, kind=Source.Kind.TEXT, input_text=lecture_text()))
     counts = (source.visuals.count(), QuizQuestion.objects.count(), Flashcard.objects.count())

@@ -14,8 +14,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notes.models import JobRecord, Source
+from notes.models import Source
 from pipeline import services, signals
+from pipeline.models import JobRecord
 from pipeline.providers import registry
 from pipeline.providers.base import Completion
 from pipeline.providers.schemas import SCHEMAS

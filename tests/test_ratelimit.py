@@ -18,7 +18,7 @@ import redis
 from django.test import override_settings
 
 from pipeline import ratelimit
-from pipeline.providers.base import ProviderError
+from pipeline.errors import PipelineError, RateLimited
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,20 +150,20 @@ def test_a_burst_passes_at_once_then_requests_are_spaced(backend):
 def test_providers_have_separate_budgets(backend):
     ratelimit.acquire("one", 1, max_wait=0)
     ratelimit.acquire("two", 1, max_wait=0)
-    with pytest.raises(ProviderError):
+    with pytest.raises(RateLimited):
         ratelimit.acquire("one", 1, max_wait=0)
 
 
-def test_waiting_longer_than_max_wait_raises_a_transient_error(backend):
+def test_waiting_longer_than_max_wait_raises_rate_limited_not_an_error(backend):
     ratelimit.acquire("slow", 1, max_wait=1)  # the one request of this minute
     started = time.monotonic()
 
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(RateLimited) as caught:
         ratelimit.acquire("slow", 1, max_wait=0.2)
 
     assert time.monotonic() - started < 0.1  # it does not sleep first when it cannot make it
-    assert caught.value.transient
-    assert caught.value.message == "rate limit: try later"
+    assert not isinstance(caught.value, Exception | PipelineError)
+    assert caught.value.provider == "slow"
     assert 50 < caught.value.retry_after <= 60
 
 
@@ -189,9 +189,9 @@ def test_pause_blocks_every_caller(backend):
 
 def test_a_pause_longer_than_max_wait_fails_fast(backend):
     ratelimit.pause("paused", 5)
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(RateLimited) as caught:
         ratelimit.acquire("paused", 100_000, max_wait=0.2)
-    assert caught.value.transient
+    assert not isinstance(caught.value, Exception | PipelineError)
     assert 4 < caught.value.retry_after <= 5
 
 
@@ -199,7 +199,7 @@ def test_a_pause_is_never_shortened(backend):
     ratelimit.pause("paused", 5)
     ratelimit.pause("paused", 0.1)
     time.sleep(0.2)
-    with pytest.raises(ProviderError):
+    with pytest.raises(RateLimited):
         ratelimit.acquire("paused", 100_000, max_wait=0.5)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from notes.models import JobRecord, Source, Visual
+from notes.models import Source, Visual
+from pipeline.models import JobRecord
 
 from .fakes import FakeOpenAI, FakeSerpAPI, error
 from .pipeline_helpers import submit, wait_until_final

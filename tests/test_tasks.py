@@ -7,8 +7,9 @@ import pytest
 from celery import chain
 from django.utils import timezone
 
-from notes.models import JobRecord, Source, Visual
+from notes.models import Source, Visual
 from pipeline import services, tasks
+from pipeline.models import JobRecord
 
 from .conftest import wait_for
 from .fakes import FakeOpenAI, FakeSerpAPI

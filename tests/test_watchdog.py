@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from notes.models import JobRecord, Note, Source, Visual
+from notes.models import Note, Source, Visual
 from pipeline import services, tasks
+from pipeline.models import JobRecord
 
 from .pipeline_helpers import wait_until_final
 

@@ -37,7 +37,8 @@ import redis
 import requests
 from django.db import connection
 
-from notes.models import JobRecord, Note, Source, Visual
+from notes.models import Note, Source, Visual
+from pipeline.models import JobRecord
 from tests.conftest import wait_for, wait_for_job_records
 from tests.fakes import FakeOpenAI, FakeSerpAPI, default_answer
 

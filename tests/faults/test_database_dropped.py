@@ -4,7 +4,8 @@ transaction cut in the middle leaves nothing behind (no half-written note)."""
 
 import pytest
 
-from notes.models import JobRecord, Note
+from notes.models import Note
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for
 from ..fakes import delay

@@ -4,7 +4,8 @@ still runs) leave one set of rows and the right final state."""
 
 import pytest
 
-from notes.models import Flashcard, JobRecord, QuizQuestion
+from notes.models import Flashcard, QuizQuestion
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for
 from .conftest import (

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db.models import Count
 
-from notes.models import Flashcard, JobRecord, Note, QuizQuestion, Source, Visual
+from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for
 from ..fakes import ok

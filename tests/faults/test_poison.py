@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from notes.models import JobRecord, Note, Source, Visual
+from notes.models import Note, Source, Visual
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for_job_records
 from .conftest import FINAL, SHORT_LIMITS, jobs, status_of

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from notes.models import JobRecord, Source
+from notes.models import Source
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for
 from ..fakes import delay

@@ -10,7 +10,8 @@ pool process killed) is hit for real.
 
 import pytest
 
-from notes.models import JobRecord, Note, Source, Visual
+from notes.models import Note, Source, Visual
+from pipeline.models import JobRecord
 
 from ..fakes import delay
 from .conftest import SHORT_LIMITS, assert_completed_like_a_clean_run, jobs, wait_until_final

@@ -8,7 +8,8 @@ No watchdog runs in these tests: redelivery alone must finish the work.
 
 import pytest
 
-from notes.models import JobRecord, Note, Visual
+from notes.models import Note, Visual
+from pipeline.models import JobRecord
 
 from ..conftest import wait_for
 from ..fakes import delay

@@ -24,9 +24,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notes.models import JobRecord, Source
+from notes.models import Source
+from pipeline.models import JobRecord
 
-logger = logging.getLogger("notes.api")
+logger = logging.getLogger("api")
 
 PROBE_TIMEOUT = 1.0
 # kombu's Redis transport keeps each priority level of a queue in its own

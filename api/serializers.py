@@ -118,7 +118,7 @@ class YouTubeSourceCreateSerializer(serializers.Serializer):
 
 
 # The file's size and type are checked after this serializer (in
-# notes.api.uploads), because they answer 413 and 415, not 400.
+# api.uploads), because they answer 413 and 415, not 400.
 class UploadSourceCreateSerializer(serializers.Serializer):
     """A PDF, audio or caption file, sent as multipart/form-data."""
 

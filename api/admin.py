@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from pipeline.lifecycle import source_retry
+from pipeline.models import JobRecord
 from pipeline.services import source_fail
-
-from .models import Flashcard, JobRecord, Note, QuizQuestion, Source, Visual
-from .services import source_retry
 
 ADMIN_FAIL_MESSAGE = "Marked failed by an administrator."
 

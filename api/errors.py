@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-logger = logging.getLogger("notes.api")
+logger = logging.getLogger("api")
 
 INTERNAL_ERROR_MESSAGE = "Internal server error."
 

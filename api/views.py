@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from notes import selectors
 from notes.exports import flashcards_apkg, flashcards_csv
 from notes.models import Note, Source
-from notes.services import source_create, source_delete, source_retry
+from pipeline.lifecycle import source_create, source_delete, source_retry
 
 from . import uploads
 from .errors import Conflict
@@ -50,7 +50,7 @@ from .serializers import (
 )
 from .throttles import DEFAULT_THROTTLES, ScopedThrottle, ScopedWriteThrottle
 
-logger = logging.getLogger("notes.api")
+logger = logging.getLogger("api")
 
 ERROR = ErrorDetailSerializer
 NOT_FOUND = OpenApiResponse(ERROR, description="Not found, or not yours.")

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from notes.api.health import health_report
+from api.health import health_report
 
 
 class Command(BaseCommand):

@@ -5,10 +5,10 @@ import logging
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from pipeline import canvas
-from pipeline.services import source_prepare_resume
+from notes.models import Source
 
-from .models import Source
+from . import canvas
+from .services import source_prepare_resume
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from django.db.migrations.executor import MigrationExecutor
 from tqdm import tqdm
 
 from notes.models import Note, Source, Visual
-from notes.services import source_start_pipeline
+from pipeline.lifecycle import source_start_pipeline
 
 CLI_USERNAME = "studynaut-cli"
 SUFFIX_KINDS = {

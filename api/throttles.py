@@ -12,7 +12,7 @@ import logging
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 
-logger = logging.getLogger("notes.api")
+logger = logging.getLogger("api")
 
 # Errors of a cache that cannot be reached (redis-py raises its own, a
 # socket-level failure surfaces as OSError).
