@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
-from pipeline.lifecycle import source_retry
+from pipeline import lifecycle
 from pipeline.models import JobRecord
-from pipeline.services import source_fail
 
 ADMIN_FAIL_MESSAGE = "Marked failed by an administrator."
 
@@ -92,7 +91,7 @@ class SourceAdmin(admin.ModelAdmin):
     def retry_pipeline(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         retried = skipped = 0
         for source_id in queryset.values_list("pk", flat=True):
-            if source_retry(source_id=source_id) is None:
+            if lifecycle.source_retry(source_id=source_id) is None:
                 skipped += 1
             else:
                 retried += 1
@@ -106,16 +105,12 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark failed", permissions=["change"])
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
-        active = list(
-            queryset.filter(processing_status__in=Source.ACTIVE_STATUSES).values_list(
-                "pk", "processing_stage"
-            )
+        # Each keeps its stage: it says where the run was stopped.
+        stopped = lifecycle.fail_by_admin(
+            source_ids=list(queryset.values_list("pk", flat=True)), message=ADMIN_FAIL_MESSAGE
         )
-        for source_id, stage in active:
-            # The stage is kept: it says where the run was stopped.
-            source_fail(source_id=source_id, stage=stage, message=ADMIN_FAIL_MESSAGE)
-        self.message_user(request, f"Marked {len(active)} source(s) failed.", messages.SUCCESS)
-        skipped = queryset.count() - len(active)
+        self.message_user(request, f"Marked {stopped} source(s) failed.", messages.SUCCESS)
+        skipped = queryset.count() - stopped
         if skipped:
             self.message_user(
                 request,
@@ -158,7 +153,7 @@ class JobRecordAdmin(admin.ModelAdmin):
         "job_type",
         "state",
         "source_link",
-        "visual_id",
+        "item_id",
         "attempt",
         "worker",
         "started_at",

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notes.models import Source
+from pipeline import steps
 from pipeline.models import JobRecord
 
 logger = logging.getLogger("api")
@@ -62,7 +63,7 @@ def _is_redis(url: str) -> bool:
 
 def _redis_queue_lengths(client) -> dict[str, int]:
     lengths = {}
-    for queue in settings.PIPELINE_QUEUES:
+    for queue in steps.queues():
         keys = [
             queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}"
             for step in KOMBU_PRIORITY_STEPS

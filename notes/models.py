@@ -71,6 +71,10 @@ class Source(models.Model):
     progress_at = models.DateTimeField(null=True, blank=True)
     # How many times the watchdog (or a chord error) resumed this run.
     resume_attempts = models.PositiveIntegerField(default=0)
+    # Until when the source waits for room under a provider's shared rate
+    # limit, and which one (work is delayed, never failed, by our own limit).
+    waiting_until = models.DateTimeField(null=True, blank=True)
+    waiting_reason = models.CharField(max_length=120, blank=True)
     ai_provider = models.CharField(max_length=32, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
@@ -131,6 +135,42 @@ class Visual(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+
+class TextChunk(models.Model):
+    """A part of a long text whose lesson structure is written on its own
+    (PROCESS_SOURCE_TEXT fans out over the parts). Its answer is kept, so a
+    retry, a resume or a redelivery pays only for the parts not answered."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        PROCESSING = "PROCESSING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED)
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    answer = models.JSONField(null=True, blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "index"], name="text_chunk_unique_index"),
+        ]
+        indexes = [models.Index(fields=["source", "status"], name="text_chunk_source_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Part {self.index + 1} of source #{self.source_id}"
 
 
 class Note(models.Model):

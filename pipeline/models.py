@@ -4,33 +4,35 @@ from django.db import models
 
 from notes.models import Source
 
+from . import steps
+
 
 class JobRecord(models.Model):
-    """One row per execution of a pipeline task, written from Celery signals."""
-
-    class JobType(models.TextChoices):
-        EXTRACT_SOURCE_TEXT = "EXTRACT_SOURCE_TEXT"
-        PROCESS_SOURCE_TEXT = "PROCESS_SOURCE_TEXT"
-        PROCESS_VISUAL_PLACEHOLDERS = "PROCESS_VISUAL_PLACEHOLDERS"
-        GENERATE_VISUAL = "GENERATE_VISUAL"
-        ASSEMBLE_NOTE = "ASSEMBLE_NOTE"
-        GENERATE_STUDY_TOOLS = "GENERATE_STUDY_TOOLS"
-        RESUME_SOURCE = "RESUME_SOURCE"
-        WATCHDOG = "WATCHDOG"
+    """One row per execution of a pipeline task, written by the task class
+    (pipeline.tasks.PipelineTask): what ran, where, how long, and how it
+    ended. This is how people inspect jobs (the admin lists them), and how
+    the pipeline counts retries and executions lost with their worker."""
 
     class State(models.TextChoices):
         STARTED = "STARTED"
         SUCCESS = "SUCCESS"
+        # A transient failure: the task comes back after a delay.
         RETRY = "RETRY"
+        # Our own rate limit had no room: the task comes back when it has.
+        WAITING = "WAITING"
         FAILURE = "FAILURE"
         IGNORED = "IGNORED"
+        # Its worker stopped proving it is alive while it ran (pipeline.liveness).
+        LOST = "LOST"
 
     task_id = models.CharField(max_length=64, db_index=True)
-    job_type = models.CharField(max_length=32, choices=JobType.choices)
+    job_type = models.CharField(max_length=32, choices=steps.JOB_TYPES)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs")
-    visual_id = models.BigIntegerField(null=True, blank=True)
+    # The visual or text chunk of an item step.
+    item_id = models.BigIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.STARTED)
     attempt = models.PositiveIntegerField(default=1)
+    # "host:pid" of the process that ran it (pipeline.liveness.worker_identity).
     worker = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -42,6 +44,7 @@ class JobRecord(models.Model):
         indexes = [
             models.Index(fields=["source", "started_at"], name="job_source_started_idx"),
             models.Index(fields=["job_type", "state"], name="job_type_state_idx"),
+            models.Index(fields=["state", "started_at"], name="job_state_started_idx"),
         ]
 
     def __str__(self) -> str:

@@ -44,3 +44,20 @@ def replace_placeholders(markdown: str, replacement: Callable[[str, str], str]) 
         return replacement(placeholder_id(description), description)
 
     return PLACEHOLDER_RE.sub(substitute, markdown)
+
+
+# "VISUAL" followed by "::", in any case: the core of a marker, wherever it is.
+_MARKER_CORE_RE = re.compile(r"VISUAL::", re.IGNORECASE)
+
+
+def neutralize_markers(text: str) -> str:
+    """The text with every ``[VISUAL::`` of its own made inert, so that only
+    the AI's placeholders become visuals.
+
+    One pass is enough, and it is linear: each ``VISUAL::`` becomes
+    ``VISUAL: :``, and no new ``VISUAL::`` can form, because the only
+    characters added sit after a ``VISUAL:`` (removing text, as a filter of
+    ``[VISUAL::...]`` would, lets nested markers such as
+    ``[VIS[VISUAL::]UAL::x]`` close up into new ones).
+    """
+    return _MARKER_CORE_RE.sub(lambda match: f"{match.group(0)[:-1]} :", text)

@@ -10,9 +10,9 @@ clock, so all workers on all machines share one budget: in any window of
 (a key with a PX expiry that ``acquire`` honours): used when a server
 answers 429 with Retry-After.
 
-The Redis URL is ``RATELIMIT_REDIS_URL`` if set, else ``CELERY_BROKER_URL``
-when it is ``redis://``/``rediss://``. Otherwise (the embedded in-memory
-broker) an in-process, thread-safe limiter with the same semantics is used.
+The state lives in the shared Redis (pipeline.coordination). Without one
+(the embedded default) an in-process, thread-safe limiter with the same
+semantics is used.
 If Redis cannot be reached the limiter lets requests through (and logs a
 warning): the broker is down then anyway and the providers' own 429s still
 slow us down.
@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from django.conf import settings
+import redis
 
+from pipeline import coordination
 from pipeline.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ logger = logging.getLogger(__name__)
 # Tests may replace these to observe or speed up waiting.
 sleep = time.sleep
 monotonic = time.monotonic
-
-DEFAULT_PREFIX = "studynaut:ratelimit:"
 
 # KEYS[1]: the theoretical arrival time (ms), KEYS[2]: the pause flag.
 # ARGV[1]: emission interval in ms, ARGV[2]: burst.
@@ -80,55 +79,37 @@ def default_burst(rpm: int) -> int:
     return max(1, rpm // 10)
 
 
-def _prefix() -> str:
-    return getattr(settings, "RATELIMIT_KEY_PREFIX", DEFAULT_PREFIX)
-
-
 def _keys(provider: str) -> tuple[str, str]:
     # The hash tag keeps both keys of a provider in one Redis Cluster slot.
-    base = f"{_prefix()}{{{provider}}}"
+    base = coordination.key("ratelimit", f"{{{provider}}}")
     return f"{base}:tat", f"{base}:pause"
-
-
-def redis_url() -> str | None:
-    url = getattr(settings, "RATELIMIT_REDIS_URL", None) or settings.CELERY_BROKER_URL or ""
-    return url if url.startswith(("redis://", "rediss://")) else None
 
 
 # --- Redis backend ---------------------------------------------------------------------
 
 
 @dataclass
-class _RedisBackend:
-    client: object
-    acquire_script: object
-    pause_script: object
+class _Scripts:
+    acquire: Any
+    pause: Any
 
 
-_backends: dict[tuple[int, str], _RedisBackend] = {}
-_backends_lock = threading.Lock()
+_scripts: dict[int, _Scripts] = {}
+_scripts_lock = threading.Lock()
 
 
-def _redis_backend(url: str) -> _RedisBackend:
-    """One client (one connection pool) per process and URL."""
-    ident = (os.getpid(), url)
-    backend = _backends.get(ident)
-    if backend is None:
-        with _backends_lock:
-            backend = _backends.get(ident)
-            if backend is None:
-                import redis
-
-                client = redis.Redis.from_url(
-                    url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-                )
-                backend = _RedisBackend(
-                    client=client,
-                    acquire_script=client.register_script(_ACQUIRE_LUA),
-                    pause_script=client.register_script(_PAUSE_LUA),
-                )
-                _backends[ident] = backend
-    return backend
+def _redis_scripts(client: redis.Redis) -> _Scripts:
+    """The Lua scripts registered on the process's shared client."""
+    found = _scripts.get(id(client))
+    if found is None:
+        with _scripts_lock:
+            found = _scripts.setdefault(
+                id(client),
+                _Scripts(
+                    acquire=client.register_script(_ACQUIRE_LUA), pause=client.register_script(_PAUSE_LUA)
+                ),
+            )
+    return found
 
 
 # --- in-process backend ------------------------------------------------------------------
@@ -176,14 +157,12 @@ _memory = _MemoryLimiter()
 
 def _try_acquire(provider: str, interval: float, burst: int) -> float:
     """0 when a request may start now, else the seconds to wait first."""
-    url = redis_url()
-    if url is None:
-        return _memory.try_acquire(_prefix() + provider, interval, burst)
-    import redis
-
+    client = coordination.client()
+    if client is None:
+        return _memory.try_acquire(coordination.key("ratelimit", provider), interval, burst)
     tat_key, pause_key = _keys(provider)
     try:
-        waited_ms = _redis_backend(url).acquire_script(
+        waited_ms = _redis_scripts(client).acquire(
             keys=[tat_key, pause_key], args=[f"{interval * 1000:.3f}", burst]
         )
     except redis.RedisError as exc:
@@ -227,15 +206,13 @@ def pause(provider: str, seconds: float) -> None:
     """Make every worker hold back calls to ``provider`` for ``seconds``."""
     if seconds <= 0:
         return
-    url = redis_url()
-    if url is None:
-        _memory.pause(_prefix() + provider, seconds)
+    client = coordination.client()
+    if client is None:
+        _memory.pause(coordination.key("ratelimit", provider), seconds)
         return
-    import redis
-
     _, pause_key = _keys(provider)
     try:
-        _redis_backend(url).pause_script(keys=[pause_key], args=[max(1, math.ceil(seconds * 1000))])
+        _redis_scripts(client).pause(keys=[pause_key], args=[max(1, math.ceil(seconds * 1000))])
     except redis.RedisError as exc:
         logger.warning("rate limiter unavailable (%s); could not pause %s", type(exc).__name__, provider)
 

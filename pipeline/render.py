@@ -33,22 +33,27 @@ def _markdown_url(url: str) -> str:
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
-def visual_markdown(visual: Visual | None, description: str) -> str:
+def visual_markdown(visual: Visual, description: str) -> str:
     """What a placeholder becomes: the image, or a short visible fallback."""
     alt = _markdown_text(description)
-    if visual is not None and visual.status == Visual.Status.COMPLETED and visual.image_url:
+    if visual.status == Visual.Status.COMPLETED and visual.image_url:
         return f"![{alt}]({_markdown_url(visual.image_url)})"
     return f"*[Illustration unavailable: {alt}]*"
 
 
 def note_markdown(*, title: str, sections: list[dict], visuals: list[Visual]) -> str:
+    """The note: its title, each section under its heading, each placeholder
+    replaced by its visual's image or fallback. A placeholder without a
+    visual (past MAX_VISUALS_PER_SOURCE) is left out."""
     by_id = {visual.placeholder_id: visual for visual in visuals}
     parts = [f"# {_markdown_text(title)}"]
     for section in sections:
         parts.append(f"## {section['heading'].strip()}")
         parts.append(section["content"].strip())
     body = "\n\n".join(parts) + "\n"
-    return replace_placeholders(body, lambda pid, description: visual_markdown(by_id.get(pid), description))
+    return replace_placeholders(
+        body, lambda pid, description: visual_markdown(by_id[pid], description) if pid in by_id else ""
+    )
 
 
 def sanitized_html(markdown_text: str) -> str:

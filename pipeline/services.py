@@ -1,246 +1,282 @@
-"""The pipeline's steps as plain functions: each loads by id, does its work,
-and records the outcome on the source. Tasks (pipeline/tasks.py) only call
-these; tests call them without a worker.
+"""The work of each pipeline step, as plain functions: each loads by id, does
+its work and stores the result. The step table (pipeline/steps.py) says which
+function a step runs; the task class (pipeline/tasks.py) runs it and the
+lifecycle (pipeline/lifecycle.py) moves the source through its stages. Tests
+call these functions without a worker.
 
 Every step is idempotent. Facts in the database decide what is left to do:
-a unique constraint makes a duplicate visual impossible, conditional updates
-claim work, the note is created or updated in place, and the study tools are
-replaced in one transaction.
+unique constraints make a duplicate visual or chunk impossible, conditional
+updates claim work, finished answers are stored and reused, the note is
+created or updated in place, and the study tools are replaced in one
+transaction.
+
+A function that fans out returns the ids of the items to work on (the
+canvas runs them as a chord); ``None`` means the step did its work itself.
 """
+
+from __future__ import annotations
 
 import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import timedelta
-from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Case, Exists, F, JSONField, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
-from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from notes.models import Flashcard, Note, QuizQuestion, Source, TextChunk, Visual
 
-from .extractors.base import ExtractionError
-from .placeholders import find_placeholders, placeholder_id
-from .providers.base import ProviderError, RateLimited
+from . import chunking
+from .errors import ExtractionError, PipelineError, ProviderError
+from .extractors.base import Extracted
+from .extractors.dispatch import extract_text
+from .placeholders import find_placeholders, neutralize_markers, placeholder_id
+from .providers import registry
+from .providers.base import Completion
 from .render import note_markdown, sanitized_html
 
 logger = logging.getLogger(__name__)
 
-Stage = Source.Stage
-Status = Source.Status
 
+class NotReady(Exception):
+    """A join step was reached while some items are not final (an early or
+    duplicate chord join). The task waits and tries again."""
 
-class VisualsNotReady(Exception):
-    """ASSEMBLE_NOTE was reached while some visuals are not final (an early or
-    duplicate chord join). The caller waits and tries again."""
-
-    def __init__(self, pending: int) -> None:
-        super().__init__(f"{pending} visual(s) not final yet")
+    def __init__(self, pending: int, what: str) -> None:
+        super().__init__(f"{pending} {what} not final yet")
         self.pending = pending
 
 
-# --- Source status ------------------------------------------------------------
-
-
-def _active(source_id: int):
-    return Source.objects.filter(pk=source_id, processing_status__in=Source.ACTIVE_STATUSES)
-
-
-def source_enter_stage(*, source_id: int, stage: str) -> bool:
-    """Move an active source into `stage`. False when the source is gone or
-    no longer active (deleted, failed meanwhile): the caller then stops."""
-    now = timezone.now()
-    return bool(
-        _active(source_id).update(
-            processing_status=Status.PROCESSING,
-            processing_stage=stage,
-            progress_at=now,
-            updated_at=now,
-        )
+def _record_usage(*completions: Completion, source_id: int, provider: str) -> None:
+    """Add the tokens of one or more completions (one query); ``provider`` is
+    the one that answered last."""
+    Source.objects.filter(pk=source_id).update(
+        prompt_tokens=F("prompt_tokens") + sum(c.prompt_tokens for c in completions),
+        completion_tokens=F("completion_tokens") + sum(c.completion_tokens for c in completions),
+        ai_provider=provider,
     )
-
-
-def source_touch(*, source_id: int) -> None:
-    """Record progress, so the watchdog leaves a long but living stage alone."""
-    _active(source_id).update(progress_at=timezone.now())
-
-
-def source_fail(*, source_id: int, stage: str, message: str) -> None:
-    """FAILED keeps the stage it failed in and a readable message."""
-    now = timezone.now()
-    _active(source_id).update(
-        processing_status=Status.FAILED,
-        processing_stage=stage,
-        error_message=message[:2000],
-        progress_at=now,
-        updated_at=now,
-    )
-    logger.warning("source %s failed in %s: %s", source_id, stage, message)
-
-
-def source_finish(*, source_id: int, error: str = "") -> None:
-    now = timezone.now()
-    _active(source_id).update(
-        processing_status=Status.COMPLETED_WITH_ERRORS if error else Status.COMPLETED,
-        processing_stage=None,
-        error_message=error[:2000],
-        progress_at=now,
-        updated_at=now,
-    )
-
-
-def _usage_updates(*completions, provider: str) -> dict:
-    """The fields that add the completions' tokens to a source's usage."""
-    return {
-        "prompt_tokens": F("prompt_tokens") + sum(c.prompt_tokens for c in completions),
-        "completion_tokens": F("completion_tokens") + sum(c.completion_tokens for c in completions),
-        "ai_provider": provider,
-    }
-
-
-def _record_usage(*completions, source_id: int, provider: str) -> None:
-    """Add the tokens of one or more completions (one query); `provider` is the
-    one that answered last."""
-    Source.objects.filter(pk=source_id).update(**_usage_updates(*completions, provider=provider))
 
 
 # --- EXTRACT_SOURCE_TEXT -------------------------------------------------------
 
 
-def source_extract_text(*, source_id: int) -> bool:
-    """Fill `extracted_text`. Returns False when the source is not active."""
-    from .extractors.dispatch import extract_text
-
-    if not source_enter_stage(source_id=source_id, stage=Stage.EXTRACTING_TEXT):
-        return False
+def source_extract_text(*, source_id: int) -> None:
+    """Fill ``extracted_text`` and its map back to the source; take the
+    document's own title when the source has none."""
     source = Source.objects.get(pk=source_id)
     extracted = extract_text(source)
-    text = extracted.text.strip()
-    if not text:
+    text = extracted.text
+    if not text.strip():
         raise ExtractionError("No text could be extracted from the source.")
     if len(text) > settings.MAX_TEXT_CHARS:
         raise ExtractionError(
             f"The extracted text has {len(text):,} characters, above the limit of "
             f"{settings.MAX_TEXT_CHARS:,} (MAX_TEXT_CHARS)."
         )
-    _active(source_id).update(
+    Source.objects.filter(pk=source_id).update(
         extracted_text=text,
         text_map=extracted.text_map(),
         title=Case(When(title="", then=Value(extracted.title[:255])), default=F("title")),
     )
-    return True
 
 
 # --- PROCESS_SOURCE_TEXT -------------------------------------------------------
 
 
-def source_analyze_text(*, source_id: int) -> bool:
-    """Ask the AI for the lesson structure. A structure already stored is
-    reused, so a redelivered task does not change the placeholders."""
-    from .providers.registry import ai_complete
-
-    if not source_enter_stage(source_id=source_id, stage=Stage.ANALYZING_TEXT):
-        return False
-    source = Source.objects.get(pk=source_id)
-    if source.lesson_structure_json:
-        return True
-    text = source.extracted_text if source.needs_extraction else source.input_text
+def source_text_for_ai(source: Source) -> str:
+    """The text the lesson structure is written from: the source's text
+    without the ranges the note leaves out, with the user's own
+    ``[VISUAL::`` markers made inert (only the AI's placeholders count)."""
     if source.kind == Source.Kind.TEXT:
         from .extractors.text import normalize_text
 
-        text = normalize_text(text)
+        text = normalize_text(source.input_text)
+    else:
+        text = Extracted.from_stored(source.extracted_text, source.text_map).note_text()
+    return neutralize_markers(text)
+
+
+def _store_structure(
+    *, source_id: int, structure: dict, completions: list[Completion], provider: str
+) -> None:
+    """The structure, its title (where the source has none), the language it
+    is written in (where the source has none) and the usage, in one query."""
+    language = next((c.language for c in completions if c.language), "")
+    Source.objects.filter(pk=source_id).update(
+        lesson_structure_json=structure,
+        title=Case(When(title="", then=Value(str(structure.get("title", ""))[:255])), default=F("title")),
+        language=Case(When(language="", then=Value(language)), default=F("language")),
+        prompt_tokens=F("prompt_tokens") + sum(c.prompt_tokens for c in completions),
+        completion_tokens=F("completion_tokens") + sum(c.completion_tokens for c in completions),
+        ai_provider=provider,
+    )
+
+
+def source_analyze_text(*, source_id: int) -> list[int] | None:
+    """The lesson structure. A short text is one AI call; a text longer than
+    the primary provider takes at once is cut into chunks, analyzed one task
+    each (returns their ids; the join merges them). A structure already
+    stored is reused, so a redelivered task changes nothing."""
+    source = Source.objects.get(pk=source_id)
+    if source.lesson_structure_json:
+        return None
+    text = source_text_for_ai(source)
     if not text.strip():
         raise ExtractionError("The source has no text to analyze.")
-    structure, completion, provider = ai_complete("lesson_structure", text)
-    # One update: the usage is always recorded; the structure only while the
-    # source is active; the AI's title only where the source has none.
-    Source.objects.filter(pk=source_id).update(
-        **_usage_updates(completion, provider=provider),
-        lesson_structure_json=Case(
-            When(
-                processing_status__in=Source.ACTIVE_STATUSES, then=Value(structure.model_dump(), JSONField())
-            ),
-            default=F("lesson_structure_json"),
-        ),
-        title=Case(When(title="", then=Value(structure.title[:255])), default=F("title")),
+    size = registry.primary_max_input_chars()
+    if size is not None and len(text) > size:
+        chunks = chunking.split_chunks(text, size)
+        TextChunk.objects.bulk_create(
+            [TextChunk(source_id=source_id, index=index, text=chunk) for index, chunk in enumerate(chunks)],
+            ignore_conflicts=True,
+        )
+        return list(
+            TextChunk.objects.filter(source_id=source_id, status=TextChunk.Status.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+    structure, completion, provider = registry.ai_complete("lesson_structure", text, language=source.language)
+    _store_structure(
+        source_id=source_id, structure=structure.model_dump(), completions=[completion], provider=provider
     )
-    return True
+    return None
+
+
+def chunk_analyze(*, source_id: int, item_id: int) -> None:
+    """The lesson structure of one chunk, stored on the chunk (a retry, a
+    resume or a redelivery pays only for chunks not answered yet)."""
+    claimed = TextChunk.objects.filter(pk=item_id, status=TextChunk.Status.PENDING)
+    if not claimed.update(status=TextChunk.Status.PROCESSING, updated_at=timezone.now()):
+        return  # answered already, being answered elsewhere, or deleted
+    chunk = TextChunk.objects.select_related("source").get(pk=item_id)
+    parts = TextChunk.objects.filter(source_id=source_id).count()
+    try:
+        structure, completion, provider = registry.ai_complete(
+            "lesson_structure",
+            chunk.text,
+            language=chunk.source.language,
+            part=(chunk.index + 1, parts),
+        )
+    except BaseException:
+        # Not a final outcome (a retry, our rate limit, a time limit): hand
+        # the chunk back for the next attempt.
+        TextChunk.objects.filter(pk=item_id, status=TextChunk.Status.PROCESSING).update(
+            status=TextChunk.Status.PENDING
+        )
+        raise
+    TextChunk.objects.filter(pk=item_id).exclude(status__in=TextChunk.FINAL_STATUSES).update(
+        status=TextChunk.Status.COMPLETED,
+        answer=structure.model_dump(),
+        language=completion.language,
+        provider=provider,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        error_message="",
+        updated_at=timezone.now(),
+    )
+
+
+def source_merge_chunks(*, source_id: int) -> None:
+    """One lesson structure from the answers of every chunk, in order. A chunk
+    that failed for good fails the source, saying which part."""
+    chunks = list(TextChunk.objects.filter(source_id=source_id).order_by("index"))
+    if Source.objects.filter(pk=source_id).values_list("lesson_structure_json", flat=True).first():
+        return  # merged already (a duplicate join)
+    pending = sum(1 for chunk in chunks if chunk.status not in TextChunk.FINAL_STATUSES)
+    if pending:
+        raise NotReady(pending, "part(s) of the text")
+    for chunk in chunks:
+        if chunk.status == TextChunk.Status.FAILED:
+            raise PipelineError(
+                f"Part {chunk.index + 1} of {len(chunks)} of the text could not be analyzed: "
+                f"{chunk.error_message}"
+            )
+    structure = chunking.merge_structures([chunk.answer for chunk in chunks])
+    completions = [
+        Completion(
+            data={},
+            prompt_tokens=chunk.prompt_tokens,
+            completion_tokens=chunk.completion_tokens,
+            language=chunk.language,
+        )
+        for chunk in chunks
+    ]
+    _store_structure(
+        source_id=source_id, structure=structure, completions=completions, provider=chunks[-1].provider
+    )
 
 
 # --- PROCESS_VISUAL_PLACEHOLDERS -----------------------------------------------
 
 
-def _structure_markdown(structure: dict) -> str:
-    return "\n\n".join(section["content"] for section in structure["structure"])
+def _sections_with_placeholders(structure: dict) -> list[tuple[str, list]]:
+    return [
+        (section["content"], find_placeholders(section["content"]))
+        for section in structure.get("structure", [])
+    ]
 
 
-def source_create_visuals(*, source_id: int) -> list[int] | None:
-    """One Visual per unique placeholder; returns the ids of those not final
-    (the chord's header), or None when the source is not active."""
-    if not source_enter_stage(source_id=source_id, stage=Stage.PENDING_VISUAL_PROCESSING):
-        return None
-    source = Source.objects.get(pk=source_id)
+def source_create_visuals(*, source_id: int) -> list[int]:
+    """One Visual per unique placeholder, the first MAX_VISUALS_PER_SOURCE in
+    order (the note leaves the others out). Returns the ids of the visuals
+    nobody is working on yet: the chord's header."""
+    source = Source.objects.only("lesson_structure_json").get(pk=source_id)
     structure = source.lesson_structure_json or {}
     queries = {
         placeholder_id(opportunity["description"]): opportunity.get("searchQuery", "")
         for opportunity in structure.get("visualOpportunities", [])
         if opportunity.get("description")
     }
-    placeholders = find_placeholders(_structure_markdown(structure)) if structure else []
-    Visual.objects.bulk_create(
-        [
-            Visual(
+    visuals: dict[str, Visual] = {}
+    for context, placeholders in _sections_with_placeholders(structure):
+        for placeholder in placeholders:
+            if placeholder.placeholder_id in visuals or len(visuals) >= settings.MAX_VISUALS_PER_SOURCE:
+                continue
+            visuals[placeholder.placeholder_id] = Visual(
                 source_id=source_id,
                 placeholder_id=placeholder.placeholder_id,
-                position=position,
+                position=len(visuals),
                 description=placeholder.description,
                 search_query=(queries.get(placeholder.placeholder_id) or placeholder.description)[:500],
+                context=context[:4000],
             )
-            for position, placeholder in enumerate(placeholders)
-        ],
-        ignore_conflicts=True,
+    Visual.objects.bulk_create(visuals.values(), ignore_conflicts=True)
+    return list(
+        Visual.objects.filter(source_id=source_id, status=Visual.Status.PENDING).values_list("pk", flat=True)
     )
-    pending = list(
-        Visual.objects.filter(source_id=source_id)
-        .exclude(status__in=Visual.FINAL_STATUSES)
-        .values_list("pk", flat=True)
-    )
-    if pending:
-        source_enter_stage(source_id=source_id, stage=Stage.GENERATING_VISUALS)
-    return pending
 
 
 # --- GENERATE_VISUAL -----------------------------------------------------------
 
 
-def visual_generate(*, visual_id: int) -> str | None:
+def visual_generate(*, source_id: int, item_id: int) -> None:
     """Find an image for one visual and record COMPLETED or FAILED.
 
     A provider failure is an outcome, not an exception: the chord must go on.
-    Returns the final status, or None when there was nothing to do (already
-    final, or the visual was deleted with its source).
+    A visual that is final already, or that another execution is working on,
+    is left alone.
     """
-    from .providers.registry import find_image
-
-    claimed = Visual.objects.filter(pk=visual_id).exclude(status__in=Visual.FINAL_STATUSES)
+    claimed = Visual.objects.filter(pk=item_id, status=Visual.Status.PENDING)
     if not claimed.update(status=Visual.Status.PROCESSING, updated_at=timezone.now()):
-        return None
-    visual = Visual.objects.only("pk", "source_id", "description", "search_query").get(pk=visual_id)
+        return
+    visual = Visual.objects.only("pk", "description", "search_query", "context").get(pk=item_id)
     started = time.monotonic()
     try:
-        url, provider = find_image(description=visual.description, query=visual.search_query)
-    except RateLimited:
-        # Not a failure: hand the visual back and let the task come back later.
-        Visual.objects.filter(pk=visual_id, status=Visual.Status.PROCESSING).update(
+        url, provider = registry.find_image(
+            description=visual.description, query=visual.search_query, context=visual.context
+        )
+    except ProviderError as exc:
+        status, fields = Visual.Status.FAILED, {"error_message": str(exc)[:2000], "image_url": ""}
+    except BaseException:
+        # Not an outcome (our rate limit, a time limit, a shutdown): hand the
+        # visual back for the next attempt.
+        Visual.objects.filter(pk=item_id, status=Visual.Status.PROCESSING).update(
             status=Visual.Status.PENDING
         )
         raise
-    except ProviderError as exc:
-        status, fields = Visual.Status.FAILED, {"error_message": str(exc)[:2000], "image_url": ""}
     else:
         status, fields = (
             Visual.Status.COMPLETED,
@@ -248,32 +284,21 @@ def visual_generate(*, visual_id: int) -> str | None:
         )
     # Only a visual that is not final yet takes the outcome: a duplicate
     # delivery that finishes second changes nothing.
-    Visual.objects.filter(pk=visual_id).exclude(status__in=Visual.FINAL_STATUSES).update(
+    Visual.objects.filter(pk=item_id).exclude(status__in=Visual.FINAL_STATUSES).update(
         status=status, updated_at=timezone.now(), **fields
     )
-    source_touch(source_id=visual.source_id)
-    logger.info("visual %s %s in %.0f ms", visual_id, status, (time.monotonic() - started) * 1000)
-    return status
-
-
-def visual_fail(*, visual_id: int, message: str) -> None:
-    Visual.objects.filter(pk=visual_id).exclude(status__in=Visual.FINAL_STATUSES).update(
-        status=Visual.Status.FAILED, error_message=message[:2000], updated_at=timezone.now()
-    )
+    logger.info("visual %s %s in %.0f ms", item_id, status, (time.monotonic() - started) * 1000)
 
 
 # --- ASSEMBLE_NOTE -------------------------------------------------------------
 
 
-def note_assemble(*, source_id: int) -> int | None:
+def note_assemble(*, source_id: int) -> int:
     """Build the note from the structure and the final visuals.
 
-    Refuses (VisualsNotReady) while any visual is not final: an early or
-    duplicate chord join must not assemble a note with holes. Returns the
-    note id, or None when the source is not active.
+    Refuses (NotReady) while any visual is not final: an early or duplicate
+    chord join must not assemble a note with holes. Returns the note id.
     """
-    if not source_enter_stage(source_id=source_id, stage=Stage.ASSEMBLING_NOTE):
-        return None
     with transaction.atomic():
         # One assembly at a time per source: a duplicate join waits here,
         # then updates the same note.
@@ -281,7 +306,7 @@ def note_assemble(*, source_id: int) -> int | None:
         visuals = list(source.visuals.all())
         pending = sum(1 for visual in visuals if not visual.is_final)
         if pending:
-            raise VisualsNotReady(pending)
+            raise NotReady(pending, "visual(s)")
         structure = source.lesson_structure_json
         title = structure["title"]
         markdown = note_markdown(title=title, sections=structure["structure"], visuals=visuals)
@@ -301,25 +326,18 @@ def note_assemble(*, source_id: int) -> int | None:
             for name, value in fields.items():
                 setattr(note, name, value)
             note.save(update_fields=[*fields, "updated_at"])
-    source_enter_stage(source_id=source_id, stage=Stage.PENDING_STUDY_TOOLS)
     return note.pk
 
 
 # --- GENERATE_STUDY_TOOLS ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StudyTools:
-    questions: list
-    flashcards: list
+def _in_thread(function, *args, **kwargs) -> Future:
+    """Run ``function(*args, **kwargs)`` in a helper thread; its result or
+    error (our rate limit and time limits included) in the Future.
 
-
-def _in_thread(function, *args) -> Future:
-    """Run `function(*args)` in a helper thread; its result or error in the Future.
-
-    The helper closes whatever database connection it may have opened (Django's
-    connections are per thread), so it never leaves one behind. Nobody waits for
-    it on an error of the caller: it ends on its own, its answer dropped.
+    The helper closes whatever database connection it may have opened
+    (Django's connections are per thread), so it never leaves one behind.
     """
     future: Future = Future()
 
@@ -327,8 +345,8 @@ def _in_thread(function, *args) -> Future:
         if not future.set_running_or_notify_cancel():
             return
         try:
-            future.set_result(function(*args))
-        except BaseException as exc:
+            future.set_result(function(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller, who re-raises it
             future.set_exception(exc)
         finally:
             connections.close_all()
@@ -337,68 +355,12 @@ def _in_thread(function, *args) -> Future:
     return future
 
 
-def _overlap_ai_calls() -> bool:
-    """Two AI calls at once pay off when they wait on a network provider; the
-    offline `local` provider computes in Python, where a second thread gains
-    nothing (one interpreter lock) and the calls stay in turn."""
-    providers = list(settings.AI_PROVIDERS)
-    return bool(providers) and providers[0] != "local"
-
-
-def _generate_study_tools(*, source_id: int, markdown: str) -> StudyTools:
-    """The quiz and the flashcards: two independent AI calls. With a network
-    provider they are made at the same time (the flashcards in a helper
-    thread), so the step takes as long as the slower call rather than both in
-    turn. The outcome is as if made in turn: the quiz's error first, then the
-    flashcards'; the usage of the calls that answered is recorded, in one
-    update (no database work happens in the helper thread)."""
-    from .providers.registry import ai_complete
-
-    if _overlap_ai_calls():
-        flashcards = _in_thread(ai_complete, "flashcards", markdown).result
-    else:
-        flashcards = partial(ai_complete, "flashcards", markdown)
-    quiz, quiz_completion, quiz_provider = ai_complete("quiz", markdown)
-    try:
-        cards, cards_completion, cards_provider = flashcards()
-    except BaseException:
-        _record_usage(quiz_completion, source_id=source_id, provider=quiz_provider)
-        raise
-    _record_usage(quiz_completion, cards_completion, source_id=source_id, provider=cards_provider)
-    return StudyTools(questions=quiz.questions, flashcards=cards.flashcards)
-
-
-def study_tools_generate(*, source_id: int) -> bool:
-    """Quiz and flashcards from the note. A failure here leaves the note
-    usable: the source ends COMPLETED_WITH_ERRORS."""
-    if not source_enter_stage(source_id=source_id, stage=Stage.GENERATING_STUDY_TOOLS):
-        return False
-    # The note and whether it has its tools, in one query.
-    note = (
-        Note.objects.filter(source_id=source_id)
-        .annotate(
-            has_questions=Exists(QuizQuestion.objects.filter(note=OuterRef("pk"))),
-            has_flashcards=Exists(Flashcard.objects.filter(note=OuterRef("pk"))),
-        )
-        .first()
-    )
-    if note is None:
-        raise ProviderError("the note is missing; it must be assembled first")
-    if note.has_questions and note.has_flashcards:
-        source_finish(source_id=source_id)
-        return True
-    try:
-        tools = _generate_study_tools(source_id=source_id, markdown=note.markdown_content)
-    except ProviderError as exc:
-        source_finish(source_id=source_id, error=f"Quiz and flashcards could not be generated: {exc}")
-        return True
+def _save_questions(note: Note, questions: list) -> None:
     with transaction.atomic():
         # Replace, never append: a second run leaves one set. Two runs at once
-        # (a redelivery, a resume) take turns on the note's row lock; without
-        # it the second one's inserts collide with the first's (IntegrityError).
+        # (a redelivery, a resume) take turns on the note's row lock.
         Note.objects.select_for_update().only("pk").get(pk=note.pk)
         note.quiz_questions.all().delete()
-        note.flashcards.all().delete()
         QuizQuestion.objects.bulk_create(
             QuizQuestion(
                 note=note,
@@ -408,107 +370,97 @@ def study_tools_generate(*, source_id: int) -> bool:
                 answer_index=question.answerIndex,
                 explanation=question.explanation,
             )
-            for position, question in enumerate(tools.questions)
+            for position, question in enumerate(questions)
         )
+
+
+def _save_flashcards(note: Note, cards: list) -> None:
+    with transaction.atomic():
+        Note.objects.select_for_update().only("pk").get(pk=note.pk)
+        note.flashcards.all().delete()
         Flashcard.objects.bulk_create(
             Flashcard(note=note, position=position, front=card.front, back=card.back)
-            for position, card in enumerate(tools.flashcards)
+            for position, card in enumerate(cards)
         )
-    source_finish(source_id=source_id)
-    return True
 
 
-# --- Resuming: retry, chord errors, the watchdog -------------------------------
+_SAVERS = {"quiz": ("questions", _save_questions), "flashcards": ("flashcards", _save_flashcards)}
 
 
-def resume_stage(source: Source) -> str | None:
-    """The stage a stopped or stuck source resumes from (None: from the start)."""
-    if source.processing_status == Status.COMPLETED_WITH_ERRORS:
-        return Stage.PENDING_STUDY_TOOLS
-    return source.processing_stage
-
-
-def source_prepare_resume(*, source_id: int) -> Source | None:
-    """Make a FAILED or COMPLETED_WITH_ERRORS source runnable again from where
-    it stopped, keeping what is done. None when it is running already
-    (claimed atomically: two retries cannot both start it)."""
-    with transaction.atomic():
-        source = Source.objects.select_for_update().filter(pk=source_id).first()
-        if source is None or source.processing_status not in Source.RETRYABLE_STATUSES:
-            return None
-        stage = resume_stage(source)
-        if stage in (Stage.PENDING_VISUAL_PROCESSING, Stage.GENERATING_VISUALS):
-            # Failed visuals get another chance on a retry.
-            source.visuals.filter(status=Visual.Status.FAILED).update(
-                status=Visual.Status.PENDING, error_message=""
-            )
-        source.processing_status = Status.PROCESSING
-        source.processing_stage = stage
-        source.error_message = ""
-        source.resume_attempts = 0
-        source.progress_at = timezone.now()
-        source.save(
-            update_fields=[
-                "processing_status",
-                "processing_stage",
-                "error_message",
-                "resume_attempts",
-                "progress_at",
-                "updated_at",
-            ]
+def study_tools_generate(*, source_id: int) -> None:
+    """The quiz and the flashcards: two AI calls, each saved as soon as it
+    answers, so a step that comes back (our rate limit, a retry) makes only
+    the call that is missing. With a network provider both calls run at the
+    same time (the flashcards in a helper thread)."""
+    note = (
+        Note.objects.filter(source_id=source_id)
+        .annotate(
+            has_quiz=Exists(QuizQuestion.objects.filter(note=OuterRef("pk"))),
+            has_flashcards=Exists(Flashcard.objects.filter(note=OuterRef("pk"))),
         )
-        return source
+        .select_related("source")
+        .first()
+    )
+    if note is None:
+        raise PipelineError("The note is missing; it must be assembled first.")
+    missing = [
+        call for call, done in (("quiz", note.has_quiz), ("flashcards", note.has_flashcards)) if not done
+    ]
+    if not missing:
+        return
+    language = note.source.language
+
+    def make(call: str) -> tuple[Any, Completion, str]:
+        return registry.ai_complete(call, note.markdown_content, language=language)
+
+    pending: dict[str, Future] = {}
+    if len(missing) == 2 and registry.overlap_ai_calls():
+        pending["flashcards"] = _in_thread(make, "flashcards")
+        missing = ["quiz"]
+    errors: list[BaseException] = []
+    for call in [*missing, *pending]:
+        try:
+            model, completion, provider = pending[call].result() if call in pending else make(call)
+        except ProviderError as exc:
+            errors.append(exc)
+            continue
+        field, save = _SAVERS[call]
+        save(note, getattr(model, field))
+        _record_usage(completion, source_id=source_id, provider=provider)
+    if errors:
+        raise errors[0]
 
 
-def stuck_sources(*, now=None) -> list[int]:
-    """Active sources with no progress for PIPELINE_STUCK_AFTER seconds."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER)
-    return list(
-        Source.objects.filter(processing_status__in=Source.ACTIVE_STATUSES)
-        .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True, created_at__lt=cutoff))
-        .order_by("progress_at")
-        .values_list("pk", flat=True)[:500]
+# --- Items of a fan-out (visuals, text chunks) ------------------------------------------
+#
+# Each kind of item is a model with the same four statuses (PENDING,
+# PROCESSING, COMPLETED, FAILED), FINAL_STATUSES and an error_message; the
+# step table says which model a fan-out works on.
+
+ItemModel = type[Visual] | type[TextChunk]
+
+
+def item_fail(*, model: ItemModel, item_id: int, message: str) -> None:
+    """The item failed for good: it records why, and the chord goes on."""
+    model.objects.filter(pk=item_id).exclude(status__in=model.FINAL_STATUSES).update(
+        status=model.Status.FAILED, error_message=message[:2000], updated_at=timezone.now()
     )
 
 
-def source_claim_resume(*, source_id: int, reason: str) -> Source | None:
-    """Claim a stuck (or chord-failed) source for one resumption.
+def item_release(*, model: ItemModel, item_id: int) -> None:
+    """An item whose execution was lost (its worker died) is free again."""
+    model.objects.filter(pk=item_id, status=model.Status.PROCESSING).update(status=model.Status.PENDING)
 
-    Counts the attempt; past PIPELINE_MAX_ATTEMPTS the source is FAILED with a
-    message saying so. Visuals whose task was lost go back to PENDING. Returns
-    the source to resume from its stage, or None when there is nothing to do.
-    """
-    with transaction.atomic():
-        source = (
-            Source.objects.select_for_update()
-            .filter(pk=source_id, processing_status__in=Source.ACTIVE_STATUSES)
-            .first()
-        )
-        if source is None:
-            return None
-        stage = source.processing_stage
-        if source.resume_attempts >= settings.PIPELINE_MAX_ATTEMPTS:
-            source_fail(
-                source_id=source_id,
-                # Never started: the first stage of its kind (TEXT has no extraction).
-                stage=stage or (Stage.EXTRACTING_TEXT if source.needs_extraction else Stage.ANALYZING_TEXT),
-                message=(
-                    f"The pipeline stopped making progress in stage {stage or 'PENDING'} "
-                    f"and was given up after {source.resume_attempts} resume attempt(s) ({reason})."
-                ),
-            )
-            return None
-        if stage in (Stage.PENDING_VISUAL_PROCESSING, Stage.GENERATING_VISUALS, Stage.ASSEMBLING_NOTE):
-            source.visuals.exclude(status__in=Visual.FINAL_STATUSES).update(status=Visual.Status.PENDING)
-        source.resume_attempts += 1
-        source.progress_at = timezone.now()
-        source.save(update_fields=["resume_attempts", "progress_at", "updated_at"])
-        logger.warning(
-            "resuming source %s from %s (attempt %s): %s",
-            source_id,
-            stage or "the start",
-            source.resume_attempts,
-            reason,
-        )
-        return source
+
+def items_release_unfinished(*, model: ItemModel, source_id: int) -> None:
+    """Every unfinished item of a stuck source (nothing works on it) is free again."""
+    model.objects.filter(source_id=source_id).exclude(status__in=model.FINAL_STATUSES).update(
+        status=model.Status.PENDING
+    )
+
+
+def items_retry_failed(*, model: ItemModel, source_id: int) -> None:
+    """Failed items get another chance when a person retries the source."""
+    model.objects.filter(source_id=source_id, status=model.Status.FAILED).update(
+        status=model.Status.PENDING, error_message=""
+    )

@@ -2,10 +2,13 @@
 
 Every setting has a safe default so that a fresh checkout runs offline on
 SQLite with no keys. Nonsense values fail loudly at start-up rather than
-misbehaving later. SPEC section 7 lists the names; `.env.example` documents them.
+misbehaving later. SPEC section 7 lists the names; `.env.example` documents
+them. Every setting the code reads is defined here. Importing this module
+writes no files.
 """
 
 import secrets
+import warnings
 from pathlib import Path
 
 import environ
@@ -36,29 +39,26 @@ def csv_list(name: str, default: str) -> list[str]:
 
 # Where the embedded defaults keep their files: the SQLite database, uploads
 # and the generated secret key.
+# (Created by the commands that need it: migrate and the embedded commands.)
 DATA_DIR = Path(env.str("STUDYNAUT_DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY_FILE = DATA_DIR / ".secret_key"
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once per data dir.
-
-    A secret never has a default in code: a fresh install gets its own random
-    key, stored with owner-only permissions beside the SQLite database.
-    """
+def _secret_key() -> tuple[str, bool]:
+    """SECRET_KEY from the environment, else the one generated for this data
+    directory (by `migrate` or an embedded command: see
+    notes.apps.write_secret_key), else a random key for this process only
+    (a system check warns). A secret never has a default in code. Returns
+    the key and whether it is this process's own."""
     if key := env.str("SECRET_KEY", default=""):
-        return key
-    path = DATA_DIR / ".secret_key"
+        return key, False
     try:
-        return path.read_text().strip()
+        return SECRET_KEY_FILE.read_text().strip(), False
     except FileNotFoundError:
-        key = secrets.token_urlsafe(50)
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text(key)
-        return path.read_text().strip()
+        return secrets.token_urlsafe(50), True
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY, SECRET_KEY_EPHEMERAL = _secret_key()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = csv_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = csv_list("CSRF_TRUSTED_ORIGINS", "")
@@ -140,7 +140,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Until collectstatic has filled STATIC_ROOT, WhiteNoise serves from the apps
+# (WHITENOISE_USE_FINDERS) and only warns that the folder is missing.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 # Serve static files straight from the apps, so DEBUG=0 works without a
 # collectstatic step (the release step still runs it for production).
 WHITENOISE_USE_FINDERS = True
@@ -294,17 +296,18 @@ CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
 # every task).
 CELERY_DB_REUSE_MAX = 1000
 
-QUEUE_BOOKKEEPING = "bookkeeping"
-QUEUE_AI = "ai"
-QUEUE_IMAGES = "images"
-PIPELINE_QUEUES = (QUEUE_BOOKKEEPING, QUEUE_AI, QUEUE_IMAGES)
-CELERY_TASK_DEFAULT_QUEUE = QUEUE_BOOKKEEPING
-CELERY_TASK_ROUTES = {
-    "pipeline.extract_source_text": {"queue": QUEUE_AI},
-    "pipeline.process_source_text": {"queue": QUEUE_AI},
-    "pipeline.generate_study_tools": {"queue": QUEUE_AI},
-    "pipeline.generate_visual": {"queue": QUEUE_IMAGES},
-}
+# Each task's queue comes from the step table (pipeline/steps.py).
+CELERY_TASK_DEFAULT_QUEUE = "bookkeeping"
+CELERY_TASK_ROUTES = ("pipeline.canvas.route_task",)
+
+# Redis shared by every process for coordination (rate limits, workers' signs
+# of life, progress events): the result backend's, else the broker's; none on
+# the embedded default (one process keeps that state in memory).
+SHARED_REDIS_URL = next(
+    (url for url in (CELERY_RESULT_BACKEND, CELERY_BROKER_URL) if url.startswith(("redis://", "rediss://"))),
+    "",
+)
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="studynaut:")
 
 # --- Pipeline ---------------------------------------------------------------
 PIPELINE_STUCK_AFTER = positive_int("PIPELINE_STUCK_AFTER", 900)
@@ -312,13 +315,27 @@ PIPELINE_MAX_ATTEMPTS = positive_int("PIPELINE_MAX_ATTEMPTS", 3)
 # Look for stuck sources several times per PIPELINE_STUCK_AFTER, at least
 # once a minute.
 WATCHDOG_INTERVAL = positive_float("WATCHDOG_INTERVAL", min(60.0, max(1.0, PIPELINE_STUCK_AFTER / 4)))
-# How long ASSEMBLE_NOTE waits (in retries) for visuals that are not final.
-ASSEMBLE_MAX_WAITS = positive_int("ASSEMBLE_MAX_WAITS", 10)
+# How long a fan-out's join (ASSEMBLE_NOTE, MERGE_LESSON_STRUCTURE) waits, in
+# retries, for items that are not final (an early or duplicate chord join).
+JOIN_MAX_WAITS = positive_int("JOIN_MAX_WAITS", 10)
+# Retries of a step after a transient failure (a provider's, the database's).
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
+# A worker that shows no sign of life for this long is lost: the steps it ran
+# start again elsewhere (pipeline/recovery.py), whatever the visibility timeout.
+WORKER_LOST_AFTER = positive_int("WORKER_LOST_AFTER", 30)
+RECOVERY_INTERVAL = positive_float("RECOVERY_INTERVAL", max(1.0, min(15.0, WORKER_LOST_AFTER / 3)))
+# At most this many images per source: the first placeholders, in order.
+MAX_VISUALS_PER_SOURCE = positive_int("MAX_VISUALS_PER_SOURCE", 12)
 CELERY_BEAT_SCHEDULE = {
     "pipeline-watchdog": {
         "task": "pipeline.watchdog",
         "schedule": WATCHDOG_INTERVAL,
         "options": {"expires": WATCHDOG_INTERVAL},
+    },
+    "pipeline-recover-lost-work": {
+        "task": "pipeline.recover_lost_work",
+        "schedule": RECOVERY_INTERVAL,
+        "options": {"expires": RECOVERY_INTERVAL},
     },
 }
 

@@ -79,12 +79,14 @@ def celery_worker(transactional_db, redis_db):
     """
     from celery.contrib.testing.worker import start_worker
 
+    from pipeline import steps
+
     with start_worker(
         celery_app,
         pool="threads",
         concurrency=4,
         perform_ping_check=False,
-        queues=list(settings.PIPELINE_QUEUES),
+        queues=list(steps.queues()),
         shutdown_timeout=30,
         loglevel="WARNING",
     ) as worker:
@@ -110,6 +112,28 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def fake_ai(settings):
+    """The AI of tests/providers.py (FakeAI), chosen through AI_PROVIDERS."""
+    from tests.providers import FakeAI
+
+    FakeAI.reset()
+    settings.AI_PROVIDERS = ["tests.providers.FakeAI"]
+    yield FakeAI
+    FakeAI.reset()
+
+
+@pytest.fixture
+def fake_images(settings):
+    """The image provider of tests/providers.py (FakeImages), chosen through IMAGE_PROVIDER."""
+    from tests.providers import FakeImages
+
+    FakeImages.reset()
+    settings.IMAGE_PROVIDER = "tests.providers.FakeImages"
+    yield FakeImages
+    FakeImages.reset()
 
 
 @pytest.fixture

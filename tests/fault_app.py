@@ -16,24 +16,12 @@ FAULT_DIE_AFTER=<task name>
     worker: every process of its process group, parent included, SIGKILL.
     Only the first time: FAULT_ONCE_FILE names a file created on the way out.
 
-FAULT_CRASH_IN=<pipeline.services function>, FAULT_CRASH_MODE=worker|child
-    Replace that service function (the work of one step, called after the
-    step's poison guard) by one that kills the worker (``worker``: the
-    process group) or only the pool process running it (``child``:
-    ``os._exit``), every time, after FAULT_CRASH_AFTER seconds of "work"
-    (0.5): a poison message. A prerun hook would kill before the task body,
-    where no guard can ever run.
-
-FAULT_HANG_IN=<pipeline.services function>
-    That service function first hangs without ever answering the soft time
-    limit (its signal is blocked, like C code that never returns to Python),
-    so only the hard time limit ends it. Every time, or only the first time
-    when FAULT_ONCE_FILE is set.
+Providers that kill their worker or hang (tests/fault_providers.py) are
+chosen through AI_PROVIDERS and IMAGE_PROVIDER, like any provider.
 """
 
 import os
 import signal
-import time
 
 import django
 from celery import signals
@@ -42,10 +30,9 @@ from studynaut.celery import app
 
 django.setup()
 
-# Connect after the job-record handlers (pipeline.signals, connected by
-# django.setup()), so that an execution is recorded before a hook kills it.
-import pipeline.services  # noqa: E402
-import pipeline.signals  # noqa: E402
+# Connect after the database-connection handlers (pipeline.signals,
+# connected by django.setup()).
+import pipeline.signals  # noqa: E402, F401
 
 __all__ = ["app"]
 
@@ -86,30 +73,3 @@ if die_after := os.environ.get("FAULT_DIE_AFTER"):
     def _die_after(sender=None, task=None, **_) -> None:
         if getattr(task, "name", None) == die_after and _first_time():
             _kill_worker()
-
-
-if crash_in := os.environ.get("FAULT_CRASH_IN"):
-    _mode = os.environ.get("FAULT_CRASH_MODE", "worker")
-
-    def _crash(**_) -> None:
-        # Some work first: a pool process that dies within milliseconds of
-        # taking a job can die before the pool has registered the job as its
-        # own, and billiard then strands the job until the hard time limit.
-        time.sleep(float(os.environ.get("FAULT_CRASH_AFTER", "0.5")))
-        if _mode == "child":
-            os._exit(1)
-        _kill_worker()
-
-    setattr(pipeline.services, crash_in, _crash)
-
-
-if hang_in := os.environ.get("FAULT_HANG_IN"):
-    _step = getattr(pipeline.services, hang_in)
-
-    def _hang(**kwargs):
-        if _first_time():
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # billiard's soft limit
-            time.sleep(3600)
-        return _step(**kwargs)
-
-    setattr(pipeline.services, hang_in, _hang)

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from notes.models import Source
-from pipeline.lifecycle import source_start_pipeline
+from pipeline.canvas import enqueue
 
 from .conftest import wait_for, wait_for_job_records
 
@@ -13,7 +13,7 @@ FINAL = (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS, Source.St
 def submit(owner, **fields) -> Source:
     with transaction.atomic():
         source = Source.objects.create(owner=owner, **fields)
-        source_start_pipeline(source=source)
+        enqueue(source)
     return source
 
 

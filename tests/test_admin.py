@@ -34,7 +34,7 @@ def make_job(source, *, state=JobRecord.State.SUCCESS) -> JobRecord:
     started = timezone.now() - timedelta(seconds=2)
     return JobRecord.objects.create(
         task_id=uuid.uuid4().hex,
-        job_type=JobRecord.JobType.GENERATE_VISUAL,
+        job_type="GENERATE_VISUAL",
         source=source,
         state=state,
         attempt=1,

@@ -5,13 +5,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from django.db import DatabaseError
 from django.utils import timezone
 
 from api import health
 from api.health import health_report
 from notes.models import Source
+from pipeline import steps
 from pipeline.models import JobRecord
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import make_source
@@ -90,17 +90,12 @@ def test_the_report_reads_the_broker_url_at_call_time(settings):
     assert health_report()["broker"]["ok"] is False
 
 
-def test_queue_lengths_count_waiting_messages(settings):
-    queue = f"health-test-{uuid.uuid4().hex}"
-    settings.PIPELINE_QUEUES = (queue,)
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    try:
-        broker.lpush(queue, "a", "b")
-        broker.lpush(f"{queue}\x06\x163", "c")  # a message of priority 3
+def test_queue_lengths_count_waiting_messages(settings, redis_db):
+    queue = steps.GENERATE_STUDY_TOOLS.queue
+    redis_db.lpush(queue, "a", "b")
+    redis_db.lpush(f"{queue}\x06\x163", "c")  # a message of priority 3
 
-        assert health_report()["queues"] == {queue: 3}
-    finally:
-        broker.delete(queue, f"{queue}\x06\x163")
+    assert health_report()["queues"][queue] == 3
 
 
 def test_failures_of_the_last_hour_are_counted(user):
@@ -117,7 +112,7 @@ def test_failures_of_the_last_hour_are_counted(user):
     ]:
         JobRecord.objects.create(
             task_id=uuid.uuid4().hex,
-            job_type=JobRecord.JobType.PROCESS_SOURCE_TEXT,
+            job_type="PROCESS_SOURCE_TEXT",
             source=source,
             state=state,
             started_at=finished - timedelta(seconds=1),

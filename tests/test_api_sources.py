@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import SimpleRateThrottle
 
 from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
+from pipeline import steps
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import PDF_BYTES, client_for, make_note, make_source
 
@@ -70,7 +71,7 @@ def test_the_pipeline_is_enqueued_only_when_the_transaction_commits(api, django_
 
 def test_the_committed_source_sends_its_first_task_to_the_broker(api, django_capture_on_commit_callbacks):
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = settings.CELERY_TASK_ROUTES["pipeline.process_source_text"]["queue"]
+    queue = steps.PROCESS_SOURCE_TEXT.queue
     before = broker.llen(queue)
 
     with django_capture_on_commit_callbacks(execute=True):

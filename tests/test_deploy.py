@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.conf import settings
+
+from pipeline import steps
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_SETTINGS = [
@@ -38,7 +39,7 @@ def test_the_procfile_workers_consume_every_pipeline_queue(name):
     workers = [command for process, command in processes.items() if process.startswith("worker")]
 
     assert workers
-    assert set().union(*(consumed_queues(command) for command in workers)) == set(settings.PIPELINE_QUEUES)
+    assert set().union(*(consumed_queues(command) for command in workers)) == set(steps.queues())
     assert {"web", "beat", "flower"} <= set(processes)
 
 
@@ -65,7 +66,7 @@ def test_compose_declares_the_stack_with_health_checks():
     for name, service in services.items():
         if name.startswith("worker"):
             worker_queues |= consumed_queues(" ".join(service["command"]))
-    assert worker_queues == set(settings.PIPELINE_QUEUES)
+    assert worker_queues == set(steps.queues())
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client")

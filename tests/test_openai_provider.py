@@ -9,14 +9,7 @@ from django.test import override_settings
 from pipeline import ratelimit
 from pipeline.providers import registry
 from pipeline.providers.base import ProviderError
-from pipeline.providers.openai_ai import (
-    MAX_VISUALS,
-    OpenAIProvider,
-    merge_structures,
-    sample_text,
-    scrub,
-    split_chunks,
-)
+from pipeline.providers.openai_ai import OpenAIProvider, scrub
 from pipeline.providers.schemas import SCHEMAS
 from tests.fakes import (
     FakeOpenAI,
@@ -315,87 +308,6 @@ def _long_text(paragraphs: int = 12) -> str:
     )
 
 
-def test_split_chunks_cuts_at_paragraphs_and_keeps_everything():
-    text = _long_text()
-    chunks = split_chunks(text, 1000)
-    assert all(len(chunk) <= 1000 for chunk in chunks)
-    assert len(chunks) >= 3
-    assert " ".join(" ".join(chunks).split()) == " ".join(text.split())
-    assert chunks[-1].endswith("zebrafish regeneration.")
-
-
-def test_a_long_text_is_structured_chunk_by_chunk_and_its_end_reaches_the_note(fake):
-    text = _long_text()
-    chunks = split_chunks(text, 1000)
-
-    with override_settings(AI_CHUNK_CHARS=1000):
-        model, completion, name = registry.ai_complete("lesson_structure", text)
-
-    assert name == "openai"
-    assert fake.count("lesson_structure") == len(chunks)
-    assert source_text(fake.calls("lesson_structure")[-1]) == chunks[-1]
-    assert "part 2 of" in fake.calls("lesson_structure")[1].json["messages"][1]["content"]
-    contents = "\n".join(section.content for section in model.structure)
-    assert "zebrafish regeneration" in contents
-    assert model.title.startswith("Fake lesson: Paragraph 1")
-    assert len(model.structure) == 2 * len(chunks)
-    # The same two visuals in every chunk: de-duplicated.
-    assert len(model.visualOpportunities) == 2
-    assert completion.prompt_tokens == 11 * len(chunks)
-
-
-def test_a_retry_of_a_long_text_does_not_redo_finished_chunks(fake):
-    text = _long_text()
-    chunks = split_chunks(text, 1000)
-    fake.script("lesson_structure", [ok(), ok(), error(503)])
-
-    with override_settings(AI_CHUNK_CHARS=1000):
-        _, _, name = registry.ai_complete("lesson_structure", text)
-
-    assert name == "openai"
-    assert fake.count("lesson_structure") == len(chunks) + 1
-    sent = [source_text(request) for request in fake.calls("lesson_structure")]
-    assert sent[2] == sent[3] == chunks[2]
-
-
-def test_merging_caps_visuals_at_eight_and_drops_their_extra_placeholders():
-    parts = [
-        {
-            "title": f"Part {n}",
-            "structure": [
-                {"heading": f"H{n}", "content": f"Text {n}. [VISUAL::Picture {n}] [VISUAL::picture  {n}]"}
-            ],
-            "visualOpportunities": [
-                {"description": f"Picture {n}", "searchQuery": f"q{n}"},
-                {"description": f"PICTURE {n}", "searchQuery": "dup"},
-            ],
-        }
-        for n in range(12)
-    ]
-
-    merged = merge_structures(parts)
-
-    assert merged["title"] == "Part 0"
-    assert [v["description"] for v in merged["visualOpportunities"]] == [
-        f"Picture {n}" for n in range(MAX_VISUALS)
-    ]
-    assert "[VISUAL::Picture 7]" in merged["structure"][7]["content"]
-    assert "VISUAL" not in merged["structure"][8]["content"]
-    SCHEMAS["lesson_structure"].model_validate(merged)
-
-
-def test_merging_keeps_at_most_forty_sections_in_order():
-    parts = [
-        {"title": "T", "structure": [{"heading": f"S{n}-{k}", "content": f"c{n}-{k}"} for k in range(5)]}
-        for n in range(10)
-    ]
-    merged = merge_structures(parts)
-    assert len(merged["structure"]) == 40
-    joined = "\n".join(s["heading"] + "\n" + s["content"] for s in merged["structure"])
-    positions = [joined.index(f"c{n}-{k}") for n in range(10) for k in range(5)]
-    assert positions == sorted(positions)
-
-
 def test_quiz_on_a_long_text_sees_its_beginning_and_a_sample_of_the_rest(fake):
     text = _long_text(30)
 
@@ -409,10 +321,6 @@ def test_quiz_on_a_long_text_sees_its_beginning_and_a_sample_of_the_rest(fake):
     assert sent.startswith("Paragraph 1 talks")
     assert "[...]" in sent
     assert "zebrafish" in sent  # the last excerpt reaches the end
-
-
-def test_sample_text_leaves_short_texts_alone():
-    assert sample_text("short text", 100) == "short text"
 
 
 def test_the_fake_can_be_scripted_and_inspected_over_http(fake):

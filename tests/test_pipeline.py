@@ -49,14 +49,14 @@ def test_a_text_source_becomes_a_note_with_images_quiz_and_flashcards(celery_wor
     assert source.title == note.title  # no title given: the AI's is used
     job_types = set(JobRecord.objects.filter(source=source).values_list("job_type", flat=True))
     assert job_types == {
-        JobRecord.JobType.PROCESS_SOURCE_TEXT,
-        JobRecord.JobType.PROCESS_VISUAL_PLACEHOLDERS,
-        JobRecord.JobType.GENERATE_VISUAL,
-        JobRecord.JobType.ASSEMBLE_NOTE,
-        JobRecord.JobType.GENERATE_STUDY_TOOLS,
+        "PROCESS_SOURCE_TEXT",
+        "PROCESS_VISUAL_PLACEHOLDERS",
+        "GENERATE_VISUAL",
+        "ASSEMBLE_NOTE",
+        "GENERATE_STUDY_TOOLS",
     }
     assert not JobRecord.objects.filter(source=source).exclude(state=JobRecord.State.SUCCESS).exists()
-    assert JobRecord.objects.filter(job_type=JobRecord.JobType.GENERATE_VISUAL, source=source).count() == (
+    assert JobRecord.objects.filter(job_type="GENERATE_VISUAL", source=source).count() == (
         source.visuals.count()
     )
 
@@ -89,7 +89,7 @@ def test_a_caption_file_becomes_a_note(celery_worker, user, settings, tmp_path):
     assert "[VISUAL::" not in note.markdown_content
     assert note.quiz_questions.exists()
     assert note.flashcards.exists()
-    assert JobRecord.objects.filter(source=source, job_type=JobRecord.JobType.EXTRACT_SOURCE_TEXT).exists()
+    assert JobRecord.objects.filter(source=source, job_type="EXTRACT_SOURCE_TEXT").exists()
 
 
 def test_a_pdf_becomes_a_note_with_its_text(celery_worker, user, settings, tmp_path):
@@ -166,7 +166,7 @@ def test_hostile_markup_in_a_source_comes_out_harmless(celery_worker, user, text
 
 
 def test_running_the_whole_pipeline_again_creates_no_duplicates(celery_worker, user):
-    from pipeline.lifecycle import source_start_pipeline
+    from pipeline.canvas import enqueue
 
     source = wait_until_final(submit(user, kind=Source.Kind.TEXT, input_text=lecture_text()))
     counts = (source.visuals.count(), QuizQuestion.objects.count(), Flashcard.objects.count())
@@ -174,7 +174,7 @@ def test_running_the_whole_pipeline_again_creates_no_duplicates(celery_worker, u
 
     # A redelivery of the whole chain (say, every message delivered twice).
     Source.objects.filter(pk=source.pk).update(processing_status=Source.Status.PROCESSING)
-    source_start_pipeline(source=source)
+    enqueue(source)
     source = wait_until_final(source)
 
     assert source.processing_status == Source.Status.COMPLETED

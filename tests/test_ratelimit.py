@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.test import override_settings
 
-from pipeline import ratelimit
+from pipeline import coordination, ratelimit
 from pipeline.errors import PipelineError, RateLimited
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -37,8 +37,8 @@ def prefix():
 
 @pytest.fixture(params=["redis", "memory"])
 def backend(request, prefix):
-    broker = REDIS_URL if request.param == "redis" else "memory://"
-    with override_settings(CELERY_BROKER_URL=broker, RATELIMIT_KEY_PREFIX=prefix):
+    shared = REDIS_URL if request.param == "redis" else ""
+    with override_settings(SHARED_REDIS_URL=shared, REDIS_KEY_PREFIX=prefix):
         ratelimit.reset_memory()
         yield request.param
         ratelimit.reset_memory()
@@ -84,11 +84,11 @@ PROCESS_SCRIPT = """
 import json, os, sys, time
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 from django.test import override_settings
-from pipeline import ratelimit
+from pipeline import coordination, ratelimit
 
 provider, prefix, start_at, duration, rpm, per_seconds = sys.argv[1:]
 start_at, duration, rpm, per_seconds = float(start_at), float(duration), int(rpm), float(per_seconds)
-with override_settings(CELERY_BROKER_URL=os.environ["RL_REDIS_URL"], RATELIMIT_KEY_PREFIX=prefix):
+with override_settings(SHARED_REDIS_URL=os.environ["RL_REDIS_URL"], REDIS_KEY_PREFIX=prefix):
     while time.time() < start_at:
         time.sleep(0.005)
     times = []
@@ -204,7 +204,7 @@ def test_a_pause_is_never_shortened(backend):
 
 
 def test_a_pause_in_redis_expires_by_itself(prefix):
-    with override_settings(CELERY_BROKER_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix):
+    with override_settings(SHARED_REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix):
         ratelimit.pause("expiring", 0.3)
         client = redis.Redis.from_url(REDIS_URL)
         ttls = [client.pttl(key) for key in client.scan_iter(match=prefix + "*")]
@@ -218,15 +218,15 @@ def test_zero_rpm_means_no_limit(backend):
 
 
 def test_an_unreachable_redis_lets_requests_through(prefix):
-    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0", RATELIMIT_KEY_PREFIX=prefix):
+    with override_settings(SHARED_REDIS_URL="redis://127.0.0.1:1/0", REDIS_KEY_PREFIX=prefix):
         for _ in range(3):
             ratelimit.acquire("down", 1, max_wait=0)
         ratelimit.pause("down", 1)
 
 
 def test_the_redis_client_is_reused(prefix):
-    with override_settings(CELERY_BROKER_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix):
+    with override_settings(SHARED_REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix):
         ratelimit.acquire("reuse", 1000, max_wait=1)
-        first = ratelimit._redis_backend(REDIS_URL)
+        first = coordination.client()
         ratelimit.acquire("reuse", 1000, max_wait=1)
-        assert ratelimit._redis_backend(REDIS_URL) is first
+        assert coordination.client() is first

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from notes.models import Note, Source, Visual
-from pipeline import services, tasks
+from pipeline import lifecycle, services, tasks
 from pipeline.models import JobRecord
 
 from .pipeline_helpers import wait_until_final
@@ -42,17 +42,19 @@ def stop_in(source: Source, stage: str) -> None:
     services.source_analyze_text(source_id=source.pk)
     visual_ids = services.source_create_visuals(source_id=source.pk)
     if stage == Source.Stage.GENERATING_VISUALS:
+        lifecycle.enter_stage(source_id=source.pk, stage=stage)
         # One visual finished, one claimed by a worker that died.
-        services.visual_generate(visual_id=visual_ids[0])
+        services.visual_generate(source_id=source.pk, item_id=visual_ids[0])
         Visual.objects.filter(pk__in=visual_ids[1:]).update(status=Visual.Status.PROCESSING)
         return
     for visual_id in visual_ids:
-        services.visual_generate(visual_id=visual_id)
+        services.visual_generate(source_id=source.pk, item_id=visual_id)
     if stage == Source.Stage.ASSEMBLING_NOTE:
-        services.source_enter_stage(source_id=source.pk, stage=stage)
+        lifecycle.enter_stage(source_id=source.pk, stage=stage)
         return
     services.note_assemble(source_id=source.pk)
     assert stage == Source.Stage.PENDING_STUDY_TOOLS
+    lifecycle.enter_stage(source_id=source.pk, stage=stage)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,7 @@ def test_the_watchdog_resumes_a_stuck_source_to_completion(celery_worker, source
     assert Note.objects.filter(source=source).count() == 1
     assert not source.visuals.exclude(status=Visual.Status.COMPLETED).exists()
     assert source.note.quiz_questions.exists()
-    assert JobRecord.objects.filter(source=source, job_type=JobRecord.JobType.RESUME_SOURCE).count() == 1
+    assert JobRecord.objects.filter(source=source, job_type="RESUME_SOURCE").count() == 1
 
 
 def test_a_source_that_is_still_moving_is_left_alone(celery_worker, source):

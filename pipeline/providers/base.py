@@ -28,11 +28,16 @@ class Completion:
 class AIProvider(Protocol):
     name: str
 
-    def complete(self, call: AICall, text: str, *, language: str = "") -> Completion:
+    def complete(
+        self, call: AICall, text: str, *, language: str = "", part: tuple[int, int] | None = None
+    ) -> Completion:
         """Answer one of the three calls with its JSON object (SPEC section 4),
         written in ``language`` (ISO 639-1; "" means the text's own language).
+        ``part`` = (n, of): the text is part n of a longer one.
 
         Raises ProviderError. The caller validates ``data`` against the schema.
+        A provider that takes a limited amount of text at once says so with a
+        ``max_input_chars`` attribute.
         """
 
 

@@ -143,7 +143,9 @@ class LocalAIProvider:
 
     name = NAME
 
-    def complete(self, call: AICall, text: str, *, language: str = "") -> Completion:
+    def complete(
+        self, call: AICall, text: str, *, language: str = "", part: tuple[int, int] | None = None
+    ) -> Completion:
         if not isinstance(text, str):
             raise ProviderError("the text must be a string", provider=NAME)
         if call == "lesson_structure":

@@ -1,4 +1,5 @@
-"""Choosing providers from settings, and calling them with retries and fallback.
+"""Choosing providers from settings, and calling them with retries, fallback
+and the shared rate limit (acquired here and nowhere else).
 
 The policy (SPEC section 3): a transient failure (timeout, connection error,
 HTTP 429 or 5xx) retries the same provider up to ``PROVIDER_MAX_RETRIES``
@@ -19,11 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from pydantic import BaseModel, ValidationError
 
-from pipeline import ratelimit
+from pipeline import chunking, ratelimit
 
-from .base import AICall, AIProvider, Completion, ImageProvider, ProviderError, RateLimited
+from .base import AICall, AIProvider, Completion, ImageProvider, ProviderError
 from .schemas import SCHEMAS
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,17 @@ OnAttempt = Callable[[str, int, "Exception | None"], None]
 # --- choosing ----------------------------------------------------------------------------
 
 
+def _custom_provider(name: str, setting: str, known: tuple[str, ...]):
+    """A provider class named by its dotted path ("package.module.Class"):
+    another vendor's adapter, or a test double, without changing this module."""
+    if "." not in name:
+        raise ImproperlyConfigured(f"Unknown provider {name!r} in {setting}; choose from {', '.join(known)}.")
+    try:
+        return import_string(name)()
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{setting}: cannot import the provider {name!r} ({exc}).") from exc
+
+
 def make_ai_provider(name: str) -> AIProvider:
     if name == "openai":
         from .openai_ai import OpenAIProvider
@@ -51,9 +64,7 @@ def make_ai_provider(name: str) -> AIProvider:
         from .local_ai import LocalAIProvider
 
         return LocalAIProvider()
-    raise ImproperlyConfigured(
-        f"Unknown AI provider {name!r} in AI_PROVIDERS; choose from {', '.join(AI_PROVIDER_NAMES)}."
-    )
+    return _custom_provider(name, "AI_PROVIDERS", AI_PROVIDER_NAMES)
 
 
 def ai_providers() -> list[AIProvider]:
@@ -75,9 +86,7 @@ def image_provider() -> ImageProvider:
         from .offline_images import OfflineImageProvider
 
         return OfflineImageProvider()
-    raise ImproperlyConfigured(
-        f"Unknown IMAGE_PROVIDER {name!r}; choose from {', '.join(IMAGE_PROVIDER_NAMES)}."
-    )
+    return _custom_provider(name, "IMAGE_PROVIDER", IMAGE_PROVIDER_NAMES)
 
 
 # Requests-per-minute setting of each network provider (the others are not limited).
@@ -87,6 +96,30 @@ _RPM_SETTINGS = {"openai": "OPENAI_RPM", "serpapi": "SERPAPI_RPM"}
 def _rpm(name: str) -> int:
     setting = _RPM_SETTINGS.get(name)
     return int(getattr(settings, setting)) if setting else 0
+
+
+def acquire(name: str) -> None:
+    """Take a token of ``name``'s shared requests-per-minute limit, waiting up
+    to RATE_LIMIT_MAX_WAIT; raises RateLimited when there is no room for
+    longer (the step's task then comes back later). Every request to a
+    network provider, transcription included, goes through here."""
+    rpm = _rpm(name)
+    if rpm:
+        ratelimit.acquire(name, rpm, max_wait=float(settings.RATE_LIMIT_MAX_WAIT))
+
+
+def primary_max_input_chars() -> int | None:
+    """How much text the first AI provider takes in one call (None: any
+    amount). A longer text is analyzed in chunks."""
+    return getattr(ai_providers()[0], "max_input_chars", None)
+
+
+def overlap_ai_calls() -> bool:
+    """Two AI calls at once pay off when they wait on a network provider; the
+    offline ``local`` provider computes in Python, where a second thread gains
+    nothing (one interpreter lock) and the calls stay in turn."""
+    providers = list(settings.AI_PROVIDERS)
+    return bool(providers) and providers[0] != "local"
 
 
 # --- the retry policy --------------------------------------------------------------------
@@ -105,10 +138,6 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     if retry_after:
         delay = max(delay, float(retry_after))
     return max(0.0, min(cap, delay))
-
-
-def _max_wait() -> float:
-    return float(getattr(settings, "RATE_LIMIT_MAX_WAIT", 30.0))
 
 
 def _must_propagate(exc: BaseException) -> bool:
@@ -146,13 +175,10 @@ def _attempts(
     for attempt in range(tries):
         error: Exception | None = None
         try:
-            if rpm:
-                ratelimit.acquire(name, rpm, max_wait=_max_wait())
+            acquire(name)
             result = call()
             if validate is not None:
                 result = validate(result)
-        except RateLimited:
-            raise  # not the provider's failure: the task reschedules itself
         except ProviderError as exc:
             error = exc
         except ValidationError as exc:
@@ -195,6 +221,7 @@ def ai_complete(
     text: str,
     *,
     language: str = "",
+    part: tuple[int, int] | None = None,
     on_attempt: OnAttempt | None = None,
 ) -> tuple[BaseModel, Completion, str]:
     """Answer ``call`` for ``text`` with the first provider of ``AI_PROVIDERS`` that succeeds.
@@ -209,6 +236,11 @@ def ai_complete(
     failures: list[str] = []
     for provider in ai_providers():
         name = provider.name
+        limit = getattr(provider, "max_input_chars", None)
+        given = text
+        if call != "lesson_structure" and limit is not None and len(text) > limit:
+            # Quiz and cards from a sample that covers the whole text.
+            given = chunking.sample_text(text, limit)
 
         def validate(completion: Completion) -> tuple[BaseModel, Completion]:
             return schema.model_validate(completion.data), completion
@@ -216,12 +248,12 @@ def ai_complete(
         try:
             model, completion = _attempts(
                 name,
-                lambda provider=provider: provider.complete(call, text, language=language),
+                lambda provider=provider, given=given: provider.complete(
+                    call, given, language=language, part=part
+                ),
                 on_attempt=on_attempt,
                 validate=validate,
             )
-        except RateLimited:
-            raise
         except Exception as exc:
             if _must_propagate(exc):
                 raise
@@ -248,8 +280,6 @@ def find_image(
             lambda: provider.find_image(description=description, query=query, context=context),
             on_attempt=on_attempt,
         )
-    except RateLimited:
-        raise
     except ProviderError as exc:
         if not exc.provider:
             exc.provider = name

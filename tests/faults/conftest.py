@@ -72,7 +72,7 @@ TIMINGS = {
     # The watchdog only acts when a test runs beat and lowers this.
     "PIPELINE_STUCK_AFTER": "600",
     "PIPELINE_MAX_ATTEMPTS": "3",
-    "ASSEMBLE_MAX_WAITS": "10",
+    "JOIN_MAX_WAITS": "10",
     "PROVIDER_TIMEOUT": "30",
     "PROVIDER_MAX_RETRIES": "1",
     "PROVIDER_BACKOFF_BASE": "0.05",

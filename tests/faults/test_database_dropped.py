@@ -21,8 +21,6 @@ from .conftest import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-Job = JobRecord.JobType
-
 
 def test_connections_dropped_during_a_slow_ai_call_retry_the_step_and_complete_without_duplicates(
     stack, openai_fake
@@ -37,7 +35,7 @@ def test_connections_dropped_during_a_slow_ai_call_retry_the_step_and_complete_w
 
     wait_until_final(source_id, timeout=40)
     assert_completed_like_a_clean_run(source_id)
-    records = jobs(source_id, Job.GENERATE_STUDY_TOOLS)
+    records = jobs(source_id, "GENERATE_STUDY_TOOLS")
     # The first execution is recorded as retried (not as lost: that would
     # count towards the poison-message limit), the retry succeeded.
     assert sorted(records.values_list("state", flat=True)) == [JobRecord.State.RETRY, JobRecord.State.SUCCESS]
@@ -61,7 +59,7 @@ def test_connection_dropped_inside_the_note_transaction_leaves_no_half_written_n
         assert terminate_backends(application_name=WORKER_DB_APP, waiting_only=True) == 1
         # The task retries, and waits for the lock again.
         wait_for(
-            lambda: jobs(source_id, Job.ASSEMBLE_NOTE, JobRecord.State.RETRY).exists()
+            lambda: jobs(source_id, "ASSEMBLE_NOTE", JobRecord.State.RETRY).exists()
             and backends_waiting_for_a_lock() >= 1,
             timeout=30,
             message="ASSEMBLE_NOTE to retry",
@@ -73,5 +71,5 @@ def test_connection_dropped_inside_the_note_transaction_leaves_no_half_written_n
 
     wait_until_final(source_id, timeout=40)
     assert_completed_like_a_clean_run(source_id)
-    records = jobs(source_id, Job.ASSEMBLE_NOTE)
+    records = jobs(source_id, "ASSEMBLE_NOTE")
     assert sorted(records.values_list("state", flat=True)) == [JobRecord.State.RETRY, JobRecord.State.SUCCESS]

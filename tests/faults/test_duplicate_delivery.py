@@ -18,8 +18,6 @@ from .conftest import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-Job = JobRecord.JobType
-
 
 def test_two_generate_study_tools_at_once_leave_one_quiz_and_one_deck_and_a_completed_source(stack):
     """The test holds SHARE locks on the quiz and flashcard tables, so the
@@ -41,7 +39,7 @@ def test_two_generate_study_tools_at_once_leave_one_quiz_and_one_deck_and_a_comp
         api = stack.web().register()
         source_id = api.submit()
         wait_for(
-            lambda: jobs(source_id, Job.GENERATE_STUDY_TOOLS).count() >= 2
+            lambda: jobs(source_id, "GENERATE_STUDY_TOOLS").count() >= 2
             and backends_waiting_for_a_lock() >= 2,
             timeout=30,
             message="two GENERATE_STUDY_TOOLS waiting to write",
@@ -53,6 +51,6 @@ def test_two_generate_study_tools_at_once_leave_one_quiz_and_one_deck_and_a_comp
     wait_until_final(source_id, timeout=30)
     assert_completed_like_a_clean_run(source_id)
     # Every execution succeeded (none failed on the other's rows).
-    executions = jobs(source_id, Job.GENERATE_STUDY_TOOLS)
+    executions = jobs(source_id, "GENERATE_STUDY_TOOLS")
     assert executions.count() >= 2
     assert set(executions.values_list("state", flat=True)) == {JobRecord.State.SUCCESS}

@@ -18,7 +18,6 @@ from .conftest import CLEAN_CARDS, CLEAN_QUIZ, FINAL, LECTURE
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-Job = JobRecord.JobType
 SOURCES = 50
 VISUALS = 5
 # Five distinct placeholders, one of them twice: still five visuals.
@@ -81,10 +80,10 @@ def test_fifty_sources_with_five_visuals_on_two_workers_all_complete_without_dup
     assert not records.filter(state=JobRecord.State.STARTED).exists()
     assert not records.filter(state=JobRecord.State.FAILURE).exists()
     for job_type in (
-        Job.PROCESS_SOURCE_TEXT,
-        Job.PROCESS_VISUAL_PLACEHOLDERS,
-        Job.ASSEMBLE_NOTE,
-        Job.GENERATE_STUDY_TOOLS,
+        "PROCESS_SOURCE_TEXT",
+        "PROCESS_VISUAL_PLACEHOLDERS",
+        "ASSEMBLE_NOTE",
+        "GENERATE_STUDY_TOOLS",
     ):
         successes = (
             records.filter(job_type=job_type, state=JobRecord.State.SUCCESS)
@@ -93,9 +92,9 @@ def test_fifty_sources_with_five_visuals_on_two_workers_all_complete_without_dup
         )
         assert sorted(row["n"] for row in successes) == [1] * SOURCES, job_type
     succeeded_visuals = set(
-        records.filter(job_type=Job.GENERATE_VISUAL, state=JobRecord.State.SUCCESS).values_list(
-            "visual_id", flat=True
+        records.filter(job_type="GENERATE_VISUAL", state=JobRecord.State.SUCCESS).values_list(
+            "item_id", flat=True
         )
     )
     assert succeeded_visuals == set(visuals.values_list("pk", flat=True))
-    assert not records.filter(job_type__in=[Job.RESUME_SOURCE, Job.EXTRACT_SOURCE_TEXT]).exists()
+    assert not records.filter(job_type__in=["RESUME_SOURCE", "EXTRACT_SOURCE_TEXT"]).exists()

@@ -2,7 +2,7 @@
 is given up after PIPELINE_MAX_ATTEMPTS executions lost with their worker,
 instead of being delivered again forever (reject-on-worker-lost requeues it
 each time). The crash happens inside the step's work, after the task's
-guard, like a real one (tests/fault_app.py, FAULT_CRASH_IN). No watchdog."""
+guard, like a real one (tests/fault_providers.py). No watchdog."""
 
 import time
 
@@ -16,7 +16,6 @@ from .conftest import FINAL, SHORT_LIMITS, jobs, status_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-Job = JobRecord.JobType
 POISON_LIMITS = {**SHORT_LIMITS, "PIPELINE_MAX_ATTEMPTS": "2"}
 
 
@@ -42,7 +41,12 @@ def test_a_step_that_kills_its_worker_every_time_fails_the_source_after_the_conf
     source_id = api.submit()
 
     restarts = supervise(
-        stack, source_id, timeout=60, FAULT_CRASH_IN="source_analyze_text", FAULT_CRASH_MODE="worker"
+        stack,
+        source_id,
+        timeout=60,
+        AI_PROVIDERS="tests.fault_providers.FaultAI",
+        FAULT_CALLS="lesson_structure",
+        FAULT_MODE="kill-worker",
     )
 
     wait_for_job_records(source_id)
@@ -51,7 +55,7 @@ def test_a_step_that_kills_its_worker_every_time_fails_the_source_after_the_conf
     assert source.processing_stage == Source.Stage.ANALYZING_TEXT
     assert "lost 2 times" in source.error_message
     assert restarts == 2  # two workers died; the third execution gave up
-    records = jobs(source_id, Job.PROCESS_SOURCE_TEXT)
+    records = jobs(source_id, "PROCESS_SOURCE_TEXT")
     assert len({record.task_id for record in records}) == 1  # one message, delivered three times
     assert sorted(records.values_list("state", flat=True)) == [
         JobRecord.State.FAILURE,
@@ -73,8 +77,9 @@ def test_a_visual_that_kills_its_pool_process_every_time_is_failed_and_the_note_
         stack,
         source_id,
         timeout=60,
-        FAULT_CRASH_IN="visual_generate",
-        FAULT_CRASH_MODE="child",
+        IMAGE_PROVIDER="tests.fault_providers.FaultImages",
+        FAULT_CALLS="images",
+        FAULT_MODE="kill-child",
     )
 
     wait_for_job_records(source_id)
@@ -88,7 +93,7 @@ def test_a_visual_that_kills_its_pool_process_every_time_is_failed_and_the_note_
         assert "lost 2 times" in visual.error_message
         assert f"Illustration unavailable: {visual.description}" in note.markdown_content
         states = sorted(
-            jobs(source_id, Job.GENERATE_VISUAL).filter(visual_id=visual.pk).values_list("state", flat=True)
+            jobs(source_id, "GENERATE_VISUAL").filter(item_id=visual.pk).values_list("state", flat=True)
         )
         assert states == [JobRecord.State.STARTED, JobRecord.State.STARTED, JobRecord.State.SUCCESS]
     assert note.quiz_questions.exists()

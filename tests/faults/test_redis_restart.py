@@ -66,7 +66,7 @@ def test_redis_restarted_while_sources_are_queued_and_running_loses_no_source(
     )
     for source_id in ids:
         assert_completed_like_a_clean_run(source_id)
-        assert jobs(source_id, JobRecord.JobType.ASSEMBLE_NOTE, JobRecord.State.SUCCESS).exists()
+        assert jobs(source_id, "ASSEMBLE_NOTE", JobRecord.State.SUCCESS).exists()
     if persistence == "none":
         # The queued messages were lost with Redis: the watchdog started them.
         resumed = Source.objects.filter(pk__in=ids, resume_attempts__gte=1).count()
@@ -99,7 +99,7 @@ def test_a_source_submitted_while_redis_is_down_is_kept_pending_and_started_by_t
 
     assert_completed_like_a_clean_run(source_id)
     assert source.resume_attempts >= 1
-    assert jobs(source_id, JobRecord.JobType.RESUME_SOURCE, JobRecord.State.SUCCESS).exists()
+    assert jobs(source_id, "RESUME_SOURCE", JobRecord.State.SUCCESS).exists()
     # The web process itself recovered: the next source is sent at once.
     later = wait_until_final(api.submit(title="Submitted once Redis is back"), timeout=20)
     assert later.processing_status == Source.Status.COMPLETED

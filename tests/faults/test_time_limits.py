@@ -4,7 +4,7 @@ message, never stuck in PROCESSING.
 
 The soft limit interrupts a slow call (SoftTimeLimitExceeded, which the step
 turns into an outcome). Only code that never returns to Python ignores it;
-tests/fault_app.py's FAULT_HANG_IN models that, so that the hard limit (the
+tests/fault_providers.py's hang mode models that, so that the hard limit (the
 pool process killed) is hit for real.
 """
 
@@ -17,8 +17,6 @@ from ..fakes import delay
 from .conftest import SHORT_LIMITS, assert_completed_like_a_clean_run, jobs, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-Job = JobRecord.JobType
 
 
 @pytest.fixture
@@ -61,14 +59,20 @@ def test_an_image_search_slower_than_the_soft_time_limit_fails_only_its_visual_a
     assert f"Illustration unavailable: {failed[0].description}" in note.markdown_content
     assert note.quiz_questions.exists()
     assert source.resume_attempts == 0
-    assert not jobs(source.pk, Job.GENERATE_VISUAL, JobRecord.State.FAILURE).exists()
+    assert not jobs(source.pk, "GENERATE_VISUAL", JobRecord.State.FAILURE).exists()
 
 
 def test_a_visual_killed_by_the_hard_time_limit_fails_the_chord_and_its_error_callback_resumes_the_source(
     limited, tmp_path
 ):
     """No watchdog here: the chord's error callback alone must resume."""
-    limited.worker("w1", FAULT_HANG_IN="visual_generate", FAULT_ONCE_FILE=str(tmp_path / "hung-once"))
+    limited.worker(
+        "w1",
+        IMAGE_PROVIDER="tests.fault_providers.FaultImages",
+        FAULT_CALLS="images",
+        FAULT_MODE="hang",
+        FAULT_ONCE_FILE=str(tmp_path / "hung-once"),
+    )
     api = limited.web().register()
 
     source_id = api.submit()
@@ -76,20 +80,22 @@ def test_a_visual_killed_by_the_hard_time_limit_fails_the_chord_and_its_error_ca
 
     assert_completed_like_a_clean_run(source_id)
     assert source.resume_attempts == 1
-    assert jobs(source_id, Job.RESUME_SOURCE, JobRecord.State.SUCCESS).count() == 1
+    assert jobs(source_id, "RESUME_SOURCE", JobRecord.State.SUCCESS).count() == 1
     # One execution was killed; every visual then succeeded once.
-    visual_jobs = jobs(source_id, Job.GENERATE_VISUAL)
+    visual_jobs = jobs(source_id, "GENERATE_VISUAL")
     assert visual_jobs.exclude(state=JobRecord.State.SUCCESS).count() == 1
     for visual in Visual.objects.filter(source_id=source_id):
-        assert visual_jobs.filter(visual_id=visual.pk, state=JobRecord.State.SUCCESS).count() == 1
+        assert visual_jobs.filter(item_id=visual.pk, state=JobRecord.State.SUCCESS).count() == 1
 
 
 def test_a_step_killed_by_the_hard_time_limit_every_time_is_failed_by_the_watchdog_with_a_message(limited):
     """A hard time limit ends a plain chain step without any callback: the
     watchdog (celery beat) resumes it, and gives up after PIPELINE_MAX_ATTEMPTS.
-    Here the step hangs before it even enters its stage: the source is PENDING."""
+    The step has entered its stage when it hangs."""
     limited.env.update({"PIPELINE_STUCK_AFTER": "2", "PIPELINE_MAX_ATTEMPTS": "1"})
-    limited.worker("w1", FAULT_HANG_IN="source_analyze_text")
+    limited.worker(
+        "w1", AI_PROVIDERS="tests.fault_providers.FaultAI", FAULT_CALLS="lesson_structure", FAULT_MODE="hang"
+    )
     limited.beat()
     api = limited.web().register()
 
@@ -98,8 +104,8 @@ def test_a_step_killed_by_the_hard_time_limit_every_time_is_failed_by_the_watchd
     assert source.processing_status == Source.Status.FAILED
     # A TEXT source has no extraction: it failed in its first stage.
     assert source.processing_stage == Source.Stage.ANALYZING_TEXT
-    assert "stopped making progress in stage PENDING" in source.error_message
+    assert "stopped making progress in stage ANALYZING_TEXT" in source.error_message
     assert "given up after 1 resume attempt" in source.error_message
     assert source.resume_attempts == 1
-    assert not jobs(source.pk, Job.PROCESS_SOURCE_TEXT, JobRecord.State.SUCCESS).exists()
+    assert not jobs(source.pk, "PROCESS_SOURCE_TEXT", JobRecord.State.SUCCESS).exists()
     assert not Note.objects.filter(source=source).exists()

@@ -24,8 +24,6 @@ from .conftest import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-Job = JobRecord.JobType
-
 
 def test_worker_killed_during_generate_visual_completes_with_one_note_and_one_visual_per_placeholder(
     stack, serpapi_fake
@@ -37,19 +35,19 @@ def test_worker_killed_during_generate_visual_completes_with_one_note_and_one_vi
 
     source_id = api.submit()
     wait_for(lambda: serpapi_fake.count("images") >= CLEAN_VISUALS, timeout=30, message="the searches")
-    assert jobs(source_id, Job.GENERATE_VISUAL, JobRecord.State.STARTED).count() == CLEAN_VISUALS
+    assert jobs(source_id, "GENERATE_VISUAL", JobRecord.State.STARTED).count() == CLEAN_VISUALS
     stack.kill(worker)
     stack.worker("w2")
 
     wait_until_final(source_id, timeout=60)
     assert_completed_like_a_clean_run(source_id)
     for visual in Visual.objects.filter(source_id=source_id):
-        records = jobs(source_id, Job.GENERATE_VISUAL).filter(visual_id=visual.pk)
+        records = jobs(source_id, "GENERATE_VISUAL").filter(item_id=visual.pk)
         # The execution killed with the worker stays STARTED; its redelivery succeeded.
         assert records.filter(state=JobRecord.State.SUCCESS).count() == 1
         assert records.filter(state=JobRecord.State.STARTED).count() == 1
         assert len({record.task_id for record in records}) == 1  # the same message, redelivered
-    assert jobs(source_id, Job.ASSEMBLE_NOTE, JobRecord.State.SUCCESS).count() == 1
+    assert jobs(source_id, "ASSEMBLE_NOTE", JobRecord.State.SUCCESS).count() == 1
     assert serpapi_fake.count("images") == 2 * CLEAN_VISUALS
 
 
@@ -65,7 +63,7 @@ def _hold_assemble_note(stack, openai_fake, source_id):
     # ASSEMBLE_NOTE has locked the source row and waits for our table lock
     # to insert the note.
     wait_for(
-        lambda: jobs(source_id, Job.ASSEMBLE_NOTE).exists() and backends_waiting_for_a_lock() >= 1,
+        lambda: jobs(source_id, "ASSEMBLE_NOTE").exists() and backends_waiting_for_a_lock() >= 1,
         timeout=30,
         interval=0.05,
         message="ASSEMBLE_NOTE to wait for the lock",
@@ -75,9 +73,9 @@ def _hold_assemble_note(stack, openai_fake, source_id):
 @pytest.mark.parametrize(
     ("job_type", "hold"),
     [
-        (Job.PROCESS_SOURCE_TEXT, _hold_process_source_text),
-        (Job.ASSEMBLE_NOTE, _hold_assemble_note),
-        (Job.GENERATE_STUDY_TOOLS, _hold_generate_study_tools),
+        ("PROCESS_SOURCE_TEXT", _hold_process_source_text),
+        ("ASSEMBLE_NOTE", _hold_assemble_note),
+        ("GENERATE_STUDY_TOOLS", _hold_generate_study_tools),
     ],
     ids=["PROCESS_SOURCE_TEXT", "ASSEMBLE_NOTE", "GENERATE_STUDY_TOOLS"],
 )
@@ -90,9 +88,9 @@ def test_worker_killed_during_a_step_completes_like_a_clean_run_without_duplicat
     row lock inside note_assemble's transaction. (A lock on the source row
     itself would stop every GENERATE_VISUAL first: each one touches the row.)"""
     lock = None
-    if job_type == Job.PROCESS_SOURCE_TEXT:
+    if job_type == "PROCESS_SOURCE_TEXT":
         openai_fake.script("lesson_structure", [delay(30)])
-    elif job_type == Job.GENERATE_STUDY_TOOLS:
+    elif job_type == "GENERATE_STUDY_TOOLS":
         openai_fake.script("quiz", [delay(30)])
     else:
         lock = raw_connection()
@@ -109,7 +107,7 @@ def test_worker_killed_during_a_step_completes_like_a_clean_run_without_duplicat
             # The killed worker's transaction is rolled back: no note from it.
             lock.rollback()
             lock.close()
-    assert not Note.objects.filter(source_id=source_id).exists() or job_type == Job.GENERATE_STUDY_TOOLS
+    assert not Note.objects.filter(source_id=source_id).exists() or job_type == "GENERATE_STUDY_TOOLS"
     stack.worker("w2")
 
     wait_until_final(source_id, timeout=60)
@@ -118,7 +116,7 @@ def test_worker_killed_during_a_step_completes_like_a_clean_run_without_duplicat
     assert records.filter(state=JobRecord.State.SUCCESS).count() == 1
     assert records.filter(state=JobRecord.State.STARTED).count() == 1  # the killed execution
     assert len({record.task_id for record in records}) == 1  # redelivered, not restarted
-    for other in (Job.PROCESS_SOURCE_TEXT, Job.ASSEMBLE_NOTE, Job.GENERATE_STUDY_TOOLS):
+    for other in ("PROCESS_SOURCE_TEXT", "ASSEMBLE_NOTE", "GENERATE_STUDY_TOOLS"):
         assert jobs(source_id, other, JobRecord.State.SUCCESS).count() == 1
 
 
@@ -159,10 +157,10 @@ def test_worker_dying_after_a_visual_result_is_stored_but_not_acknowledged_never
     assert "Illustration unavailable" not in note.markdown_content
     # The first visual ran twice (the stored result and its redelivery), the
     # other one once more after its lost execution; the note was made once.
-    first_runs = jobs(source_id, Job.GENERATE_VISUAL).filter(visual_id=first.pk)
+    first_runs = jobs(source_id, "GENERATE_VISUAL").filter(item_id=first.pk)
     assert first_runs.filter(state=JobRecord.State.SUCCESS).count() == 2
     assert len({record.task_id for record in first_runs}) == 1
-    assemble = jobs(source_id, Job.ASSEMBLE_NOTE)
+    assemble = jobs(source_id, "ASSEMBLE_NOTE")
     assert assemble.filter(state=JobRecord.State.SUCCESS).count() == 1
     assert set(assemble.values_list("state", flat=True)) <= {JobRecord.State.SUCCESS, JobRecord.State.RETRY}
     assert source.resume_attempts == 0

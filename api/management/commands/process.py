@@ -18,12 +18,12 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from tqdm import tqdm
 
 from notes.models import Note, Source, Visual
-from pipeline.lifecycle import source_start_pipeline
+from pipeline import lifecycle, steps
 
 CLI_USERNAME = "studynaut-cli"
 SUFFIX_KINDS = {
@@ -42,15 +42,6 @@ SUFFIX_KINDS = {
     ".mp4": Source.Kind.AUDIO,
 }
 FINAL = (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS, Source.Status.FAILED)
-STAGE_LABELS = {
-    Source.Stage.EXTRACTING_TEXT: "Extracting text",
-    Source.Stage.ANALYZING_TEXT: "Writing the lesson structure",
-    Source.Stage.PENDING_VISUAL_PROCESSING: "Planning visuals",
-    Source.Stage.GENERATING_VISUALS: "Finding images",
-    Source.Stage.ASSEMBLING_NOTE: "Assembling the note",
-    Source.Stage.PENDING_STUDY_TOOLS: "Preparing study tools",
-    Source.Stage.GENERATING_STUDY_TOOLS: "Writing quiz and flashcards",
-}
 
 
 class Command(BaseCommand):
@@ -98,7 +89,7 @@ class Command(BaseCommand):
 
     def _create_source(self, kind: str, value: str, title: str) -> Source:
         owner, _ = get_user_model().objects.get_or_create(username=CLI_USERNAME)
-        fields = {"owner": owner, "kind": kind, "title": title}
+        fields: dict = {"owner": owner, "kind": kind, "title": title}
         if kind == Source.Kind.YOUTUBE:
             from pipeline.extractors.youtube import canonical_url, parse_video_id
 
@@ -116,18 +107,15 @@ class Command(BaseCommand):
                     raise CommandError("The file is empty.")
                 if len(text) > settings.MAX_TEXT_CHARS:
                     raise CommandError(f"The text is longer than MAX_TEXT_CHARS ({settings.MAX_TEXT_CHARS}).")
-                fields["input_text"] = text
+                fields["text"] = text
             elif path.stat().st_size > settings.MAX_UPLOAD_BYTES:
                 raise CommandError(f"The file is larger than MAX_UPLOAD_BYTES ({settings.MAX_UPLOAD_BYTES}).")
-        with transaction.atomic():
-            source = Source(**fields)
-            if kind not in (Source.Kind.TEXT, Source.Kind.YOUTUBE):
-                source.original_filename = Path(value).name[:255]
-                with open(value, "rb") as handle:
-                    source.file.save(Path(value).name, File(handle), save=False)
-            source.save()
-            source_start_pipeline(source=source)
-        return source
+        if kind in (Source.Kind.TEXT, Source.Kind.YOUTUBE):
+            return lifecycle.source_create(**fields)
+        with open(value, "rb") as handle:
+            return lifecycle.source_create(
+                **fields, upload=File(handle, name=Path(value).name), original_filename=Path(value).name[:255]
+            )
 
     # --- the embedded run -------------------------------------------------------
 
@@ -145,7 +133,7 @@ class Command(BaseCommand):
             app=app,
             pool="threads",
             concurrency=4,
-            queues=list(settings.PIPELINE_QUEUES),
+            queues=list(steps.queues()),
             loglevel="WARNING",
             without_heartbeat=True,
             without_mingle=True,
@@ -176,8 +164,9 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         stages = [
             stage
-            for stage in Source.Stage
-            if source.needs_extraction or stage != Source.Stage.EXTRACTING_TEXT
+            for step in steps.steps_for(source)
+            for stage in steps.STAGE_ORDER
+            if steps.owner_of(stage) is step
         ]
         shown = 0  # stages announced so far, in pipeline order
         bar = None
@@ -196,7 +185,7 @@ class Command(BaseCommand):
                 if bar is not None:
                     bar.close()
                     bar = None
-                self.stdout.write(f"> {STAGE_LABELS[stage]}")
+                self.stdout.write(f"> {steps.STAGE_LABELS[stage]}")
             shown = max(shown, reached)
             if source.processing_stage == Source.Stage.GENERATING_VISUALS:
                 visuals = Visual.objects.filter(source=source)
