@@ -48,7 +48,7 @@ def make_ai_provider(name: str) -> AIProvider:
 
         return OpenAIProvider()
     if name == "local":
-        from .local_ai import LocalAIProvider
+        from .local import LocalAIProvider
 
         return LocalAIProvider()
     raise ImproperlyConfigured(
