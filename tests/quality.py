@@ -48,7 +48,7 @@ _ILLUSTRATION_RE = re.compile(r"\*\[Illustration unavailable:[^\n]*\]\*|!\[[^\]\
 _NOISE_WORDS = frozenset(
     ["music", "playing", "laughter", "applause", "laughs", "inaudible", "crosstalk", "silence"]
 )
-_CODE_CHARS = frozenset("()[]{}=;<>_#`")
+_CODE_CHARS = frozenset("()[]{}=<>_#`")
 
 
 @dataclass(frozen=True)

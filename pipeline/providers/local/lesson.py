@@ -146,19 +146,35 @@ def _bold(display: str, terms: list[Term], already: set[int]) -> str:
     return "".join(out)
 
 
+def _code_to_keep(parts: list[Part], document: Document, whole: bool, budget: int, total: int) -> set[int]:
+    """The code blocks a note keeps: all of a whole note; in a condensed one,
+    the first of each section when it fits in a share of the section's budget."""
+    kept: set[int] = set()
+    for part in parts:
+        allowance = budget * part.words(document) / max(total, 1)
+        for index in part.blocks:
+            block = document.blocks[index]
+            if block.kind != CODE:
+                continue
+            if whole:
+                kept.add(index)
+            elif block_words(block) <= _CODE_SHARE * allowance:
+                kept.add(index)
+                break
+    return kept
+
+
 def _render_part(
     part: Part,
     document: Document,
     kept: set[int],
-    whole: bool,
-    allowance: float,
+    code_kept: set[int],
     bold_terms: list[Term],
     placeholders: dict[int, list[str]],
 ) -> list[str]:
     blocks_out: list[str] = []
     pending_heading: str | None = None
     bolded: set[int] = set()
-    code_kept = 0
     for block_index in part.blocks:
         block = document.blocks[block_index]
         indexes = document.block_sentences[block_index]
@@ -184,13 +200,11 @@ def _render_part(
                     lines.append(f"{marker} {' '.join(items[item])}")
                 rendered = "\n".join(lines)
         elif block.kind == CODE:
-            words = block_words(block)
-            if whole or (code_kept == 0 and words <= _CODE_SHARE * allowance):
+            if block_index in code_kept:
                 fence = "~~~~" if "```" in block.text else "```"
                 rendered = f"{fence}{block.code_language}\n{block.text}\n{fence}"
-                code_kept += 1
         elif block.kind == TABLE:
-            if whole or block.text.count("\n") < _MAX_TABLE_ROWS:
+            if block.text.count("\n") < _MAX_TABLE_ROWS:
                 rendered = block.text
         if rendered is None:
             continue
@@ -299,7 +313,10 @@ def build_lesson_structure(text: str) -> tuple[dict, str]:
     total_words = sum(part.words(document) for part in parts)
     whole = total_words <= WHOLE_UP_TO_WORDS
     budget = word_budget(total_words)
-    kept = select_sentences(document, part_sentences, terms, budget)
+    code_kept = _code_to_keep(parts, document, whole, budget, total_words)
+    code_words = sum(block_words(document.blocks[index]) for index in code_kept)
+    # Kept code counts against the note's budget: the sentences get the rest.
+    kept = select_sentences(document, part_sentences, terms, max(budget - code_words, budget // 2))
     visuals = choose_visuals(document, part_sentences, terms, kept, document.words())
     placeholders: dict[int, list[str]] = {}
     for visual in visuals:
@@ -313,8 +330,7 @@ def build_lesson_structure(text: str) -> tuple[dict, str]:
             for term in terms[:_BOLD_TOP_TERMS]
             if (term.count >= 2 or term.defined) and any(index in inside for index in term.sentences)
         ][:_BOLD_PER_SECTION]
-        allowance = budget * part.words(document) / max(total_words, 1)
-        rendered = _render_part(part, document, kept, whole, allowance, bold_terms, placeholders)
+        rendered = _render_part(part, document, kept, code_kept, bold_terms, placeholders)
         if not rendered:
             continue
         heading = _clip(part.heading or title, _MAX_HEADING_CHARS)

@@ -41,6 +41,7 @@ _FUNCTION_WORDS = {
     "en": _words(
         """a an the this that these those some any each every no all both either neither
         i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
+        myself yourself himself herself itself ourselves yourselves themselves
         who whom whose which what where when why how whether if then than so as
         and or but nor yet because while although though unless until since once
         of in on at by for from to into onto with without within about above below over under

@@ -162,10 +162,15 @@ def _naming_re(language: Language) -> re.Pattern[str] | None:
 
 
 def _copula_re(language: Language) -> re.Pattern[str] | None:
+    """ "X is a/the ...": a copula and an article name X (without the article,
+    "The simplest version is linear probing" would name "simplest version")."""
     words = language.definition_words
-    if not words.copulas:
+    if not words.copulas or not words.articles:
         return None
-    return re.compile(rf"\s+(?:{definition_pattern_words(words.copulas)})\s", re.IGNORECASE)
+    return re.compile(
+        rf"\s+(?:{definition_pattern_words(words.copulas)})\s+(?:{definition_pattern_words(words.articles)})\b",
+        re.IGNORECASE,
+    )
 
 
 def extract_terms(
@@ -287,7 +292,7 @@ def _rank(candidates: _Candidates, total_words: int, language: Language, boost: 
             continue  # "it rises", "to store": a verb
         if language.capitalised_nouns and candidates.last_capitalised[key] * 2 < count:
             continue  # German: not a noun
-        if content_words == 1 and language.code == "en" and form.casefold().endswith("ed") and not named:
+        if content_words == 1 and language.code == "en" and not named and form.casefold().endswith("ed"):
             continue  # "stored", "heated": a participle
         if content_words == 1:
             word = form
