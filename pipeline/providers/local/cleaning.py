@@ -322,20 +322,27 @@ def find_speaker_labels(lines: list[str]) -> set[str]:
     return labels
 
 
-def _mid_line_label_re(labels: set[str]) -> re.Pattern[str] | None:
-    """The labels after a sentence's end inside a line ("... weeks. AUDIENCE: Why?")."""
-    if not labels:
-        return None
-    alternatives = "|".join(re.escape(label) for label in sorted(labels, key=lambda item: (-len(item), item)))
-    return re.compile(rf"(?<=[.!?\"\u201d]) {{1,4}}(?:>> ?)?(?:{alternatives}) ?:(?=\s|$)")
+# A label after a sentence's end inside a line ("... weeks. >> AUDIENCE: Why?").
+_MID_LINE_LABEL_RE = re.compile(
+    r"(?<=[.!?\"\u201d\u2026]) {1,4}(?:>> ?)?([A-Z\u00c0-\u00de][\w .'\u2019-]{0,38}?) ?:(?=\s|$)"
+)
 
 
-def strip_speaker_labels(line: str, labels: set[str], mid_line: re.Pattern[str] | None) -> str:
+def _is_label(label: str, labels: set[str]) -> bool:
+    if label in labels:
+        return True
+    words = label.split()
+    caps = label.upper() == label
+    return caps and (words[0].casefold() in ROLE_WORDS or len(words) >= 2)
+
+
+def strip_speaker_labels(line: str, labels: set[str]) -> str:
     label = _label_at_start(line)
     if label and label in labels:
         line = line[_LABEL_AT_START_RE.match(line).end() :]
-    if mid_line is not None:
-        line = mid_line.sub(" ", line)
+    line = _MID_LINE_LABEL_RE.sub(
+        lambda match: " " if _is_label(match.group(1).strip(), labels) else match.group(0), line
+    )
     return _CHEVRONS_RE.sub(" ", line)
 
 
@@ -360,7 +367,6 @@ def clean_source(text: str) -> str:
     """
     lines = normalize(text).split("\n")
     labels = find_speaker_labels(lines)
-    mid_line = _mid_line_label_re(labels)
     cleaned: list[str] = []
     fence: str | None = None
     for line in lines:
@@ -378,7 +384,7 @@ def clean_source(text: str) -> str:
             cleaned.append(line)  # maybe code: the block parser decides, so leave it whole
             continue
         had_text = bool(line.strip())
-        line = strip_speaker_labels(strip_sound_tags(line), labels, mid_line)
+        line = strip_speaker_labels(strip_sound_tags(line), labels)
         line = strip_credits(line)
         if had_text and not line.strip():
             cleaned.append("")
