@@ -61,7 +61,7 @@ def make_ai_provider(name: str) -> AIProvider:
 
         return OpenAIProvider()
     if name == "local":
-        from .local_ai import LocalAIProvider
+        from .local import LocalAIProvider
 
         return LocalAIProvider()
     return _custom_provider(name, "AI_PROVIDERS", AI_PROVIDER_NAMES)
