@@ -161,7 +161,7 @@ def _reader_error(answer: dict, limits: PdfLimits) -> ExtractionError:
         )
     if code == "too_much_data":
         return ExtractionError(
-            f"The PDF holds more than {_megabytes(limits.max_decompressed_bytes)} of compressed content, "
+            f"The PDF's compressed content unpacks to more than {_megabytes(limits.max_decompressed_bytes)}, "
             f"more than can be read. {_REMAKE}"
         )
     if code == "too_complex":
