@@ -310,3 +310,12 @@ def test_a_stored_link_can_always_be_drawn_for_an_export(settings):
     assert spec is not None and spec.is_map
     assert "Calvin cycle" in render_svg(spec)
     assert token_description("not-a-token") is None
+
+
+def test_a_fresh_link_keeps_its_address_so_a_note_and_its_visual_agree(settings):
+    settings.PUBLIC_BASE_URL = "http://worker.internal"
+    url = _find()
+    served = localize_generated_links(f"![x]({url}) and {url}", base_url="http://testserver")
+    expected = url.replace("http://worker.internal", "http://testserver")
+    assert served == f"![x]({expected}) and {expected}"
+    assert localize_generated_links(url, base_url="http://testserver") == expected

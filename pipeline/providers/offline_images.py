@@ -22,6 +22,7 @@ What the picture route serves, and for how long:
 from __future__ import annotations
 
 import re
+import time
 
 from django.conf import settings
 from django.core import signing
@@ -55,9 +56,30 @@ def link_max_age() -> int:
     return int(getattr(settings, "GENERATED_IMAGE_LINK_MAX_AGE", DEFAULT_LINK_MAX_AGE))
 
 
+class _LinkSigner(signing.TimestampSigner):
+    """Signs with the time rounded down to a period (at most an hour, a
+    quarter of the links' life): all links to one picture signed within a
+    period are one URL, so that a browser caches it and the same picture in
+    a note and in its visual has the same address. A link stays valid for at
+    least the links' life minus that period."""
+
+    def timestamp(self) -> str:
+        period = max(1, min(3600, link_max_age() // 4))
+        return signing.b62_encode(int(time.time()) // period * period)
+
+
 def sign_spec(spec: DiagramSpec) -> str:
     """The URL-safe token of a spec (timestamped: it expires)."""
-    return signing.dumps(spec.to_payload(), salt=SALT, compress=True)
+    return _LinkSigner(salt=SALT).sign_object(spec.to_payload(), compress=True)
+
+
+def _fresh(token: str) -> bool:
+    """Whether a token of ours has at least half of its life left."""
+    try:
+        _LinkSigner(salt=SALT).unsign_object(token, max_age=link_max_age() / 2)
+    except signing.BadSignature:
+        return False
+    return True
 
 
 def load_spec(token: str, *, max_age: int | None) -> DiagramSpec | None:
@@ -65,7 +87,7 @@ def load_spec(token: str, *, max_age: int | None) -> DiagramSpec | None:
     ``max_age=None`` accepts any age and the tokens made before diagrams:
     only for links we stored ourselves (re-signing, exporting a note)."""
     try:
-        return DiagramSpec.from_payload(signing.loads(token, salt=SALT, max_age=max_age))
+        return DiagramSpec.from_payload(_LinkSigner(salt=SALT).unsign_object(token, max_age=max_age))
     except signing.BadSignature:  # SignatureExpired is one
         pass
     if max_age is not None:
@@ -115,10 +137,10 @@ def _link_re(base_url: str) -> re.Pattern:
 
 def localize_generated_links(text: str, *, base_url: str) -> str:
     """Links to generated pictures in ``text`` (a note's Markdown or HTML, a
-    visual's URL), pointed at ``base_url`` instead of PUBLIC_BASE_URL and
-    signed afresh, so that a stored note's pictures never expire for its
-    reader. Links whose token is not ours are left pointing at the server,
-    which answers them 404."""
+    visual's URL), pointed at ``base_url`` instead of PUBLIC_BASE_URL and,
+    once past half their life, signed afresh: a stored note's pictures never
+    expire for its reader. Links whose token is not ours are left pointing at
+    the server, which answers them 404."""
     prefix = f"{settings.PUBLIC_BASE_URL}{PATH_PREFIX}"
     if prefix not in text:
         return text
@@ -127,7 +149,7 @@ def localize_generated_links(text: str, *, base_url: str) -> str:
     def resign(match: re.Match) -> str:
         token = match.group(1)
         if token not in fresh:
-            spec = load_spec(token, max_age=None)
+            spec = None if _fresh(token) else load_spec(token, max_age=None)
             fresh[token] = sign_spec(spec) if spec is not None else token
         return f"{base_url}{PATH_PREFIX}{fresh[token]}.svg"
 
