@@ -372,6 +372,8 @@ def test_the_shape_survives_normalisation():
         ("The Krebs cycle [dQw4w9WgXcQ].en.vtt", "The Krebs cycle"),
         ("Copy of Photosynthesis (2).srt", "Photosynthesis"),
         ("captions (3).srt", ""),
+        ("[MUSIC] Lecture 3 Enzymes.vtt", "Lecture 3 Enzymes"),
+        ("Subtitles by OpenSubtitles.org.srt", ""),
         ("subtitles.en.srt", ""),
         ("a1b2c3d4e5f6.vtt", ""),
         ("", ""),

@@ -417,18 +417,22 @@ def join_timed(paragraphs: Sequence[tuple[float, str]], *, section_starts: Colle
     return Extracted(text="".join(parts), anchors=tuple(anchors))
 
 
+def _caption_title(candidate: str) -> str:
+    """A title candidate cleaned like a caption line: a sound tag or a
+    subtitle site's credit is no title."""
+    segments = _segments(candidate.strip(" \t-\u2013\u2014:"), [None])
+    title = clean_title(" ".join(segment.text for segment in segments))
+    return title if is_meaningful_title(title) else ""
+
+
 def _header_title(text: str, kind: str) -> str:
     """The title some WebVTT files carry on their first line ("WEBVTT - Cell
-    biology, part 2"), cleaned like a caption line."""
+    biology, part 2")."""
     if kind != "vtt":
         return ""
     first = text.lstrip("\ufeff \t\n").split("\n", 1)[0][:400]
     header = _VTT_HEADER_RE.match(first.strip())
-    if not header or not header.group(1):
-        return ""
-    segments = _segments(header.group(1).strip(" \t-\u2013\u2014:"), [None])
-    title = clean_title(" ".join(segment.text for segment in segments))
-    return title if is_meaningful_title(title) else ""
+    return _caption_title(header.group(1)) if header and header.group(1) else ""
 
 
 def captions_to_text(raw: bytes, *, filename: str = "") -> Extracted:
@@ -452,5 +456,5 @@ def captions_to_text(raw: bytes, *, filename: str = "") -> Extracted:
         [(paragraph.start, " ".join(paragraph.parts)) for paragraph in paragraphs],
         section_starts={index for index, paragraph in enumerate(paragraphs) if paragraph.new_section},
     )
-    title = title_from_filename(filename) or _header_title(text, kind)
+    title = _caption_title(title_from_filename(filename)) or _header_title(text, kind)
     return Extracted(text=extracted.text, anchors=extracted.anchors, title=title)

@@ -79,10 +79,19 @@ class _Budget:
 
 
 def limit_process(limits: ReaderLimits) -> None:
-    """Cap this process's address space and CPU time; no core dumps."""
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """Cap this process's address space and CPU time; no core dumps. A
+    system that refuses a limit (macOS has no RLIMIT_AS to speak of) keeps
+    the others and the parent's timeout."""
+    wanted = (
+        (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),
+        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    )
+    for which, values in wanted:
+        try:
+            resource.setrlimit(which, values)
+        except (ValueError, OSError) as error:
+            print(f"pdf_reader: limit {which} not set: {error}", file=sys.stderr)
 
 
 class _WarningCounter(logging.Handler):
