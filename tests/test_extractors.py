@@ -1,5 +1,6 @@
 """Text extraction from caption files, PDFs and pasted text."""
 
+import importlib.util
 import io
 import logging
 import os
@@ -470,6 +471,11 @@ def _assert_page_anchors(extracted, first_lines: dict[int, str]) -> None:
         assert extracted.text[anchor.offset :].startswith(first_lines[anchor.page])
         if anchor.offset:
             assert extracted.text[anchor.offset - 2 : anchor.offset] == "\n\n"
+
+
+def test_fonttools_is_there_for_pypdf_to_read_cff_fonts():
+    # pypdf reads the encoding of CFF Type1 fonts (math symbols) with it.
+    assert importlib.util.find_spec("fontTools.cffLib") is not None
 
 
 def test_ligatures_are_taken_apart():

@@ -238,6 +238,8 @@ def _normalize_ligatures(text: str) -> str:
 
 
 def clean_page_text(text: str) -> str:
+    """pypdf's text of one page, readable: ligatures taken apart, words split
+    at line ends joined, blanks collapsed within lines, blank lines capped."""
     text = _normalize_ligatures(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SOFT_HYPHEN_RE.sub("", text)
     text = _LINE_END_HYPHEN_RE.sub(r"\1\2", text)
