@@ -251,43 +251,51 @@ def _strip_markup(line: str) -> tuple[str, str | None]:
     return line, (" ".join(voice.group(1).split()) or None) if voice else None
 
 
-def _segments(line: str, speaker: list[str | None]) -> list[_Segment]:
-    """The words of one caption line, split where the speaker changes.
-    ``speaker`` holds the current speaker's label (a one-item list, updated).
-    A label with no words after it gives an empty segment that only marks
-    the change."""
-    line, voice = _strip_markup(line)
-    if not line.strip() or _is_advertisement(" ".join(line.split())):
-        return []
-    change = False
-    if voice is not None and voice != speaker[0]:
-        speaker[0], change = voice, True
-    leading = _LEADING_BRACKET_RE.match(line)
-    if leading and not _is_sound(leading.group(1)) and line[leading.end() :].strip():
-        name = " ".join(leading.group(1).split())  # "[Speaker] words"
-        line = line[leading.end() :]
-        if name != speaker[0]:
-            speaker[0], change = name, True
-    line = _BRACKET_RE.sub(" ", line)
-    line = _PAREN_RE.sub(_drop_parenthesised_sound, line)
-    segments: list[_Segment] = []
-    # ">>" marks a new speaker (broadcast captions), with or without a name.
-    for index, part in enumerate(line.split(">>")):
-        if index:
-            speaker[0], change = None, True
-        part = _LEADING_DASH_RE.sub("", part)
-        labelled = _speaker_label(part)
-        if labelled is not None:
-            label, part = labelled
-            if label != speaker[0]:
-                speaker[0], change = label, True
-        text = " ".join(part.split())
-        if text.strip(_WORD_PUNCTUATION):
-            segments.append(_Segment(text, change))
-            change = False
-    if change:
-        segments.append(_Segment("", True))
-    return segments
+class _Speakers:
+    """Splits caption lines into segments where the speaker changes, keeping
+    track of who speaks (a label, a voice tag, or nobody known)."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+
+    def _switch(self, name: str | None) -> bool:
+        """Make ``name`` the speaker; True when that is a change."""
+        changed = name is None or name != self.current
+        self.current = name
+        return changed
+
+    def segments(self, line: str) -> list[_Segment]:
+        """The words of one caption line, split where the speaker changes. A
+        label with no words after it gives an empty segment that only marks
+        the change."""
+        line, voice = _strip_markup(line)
+        if not line.strip() or _is_advertisement(" ".join(line.split())):
+            return []
+        change = voice is not None and self._switch(voice)
+        leading = _LEADING_BRACKET_RE.match(line)
+        if leading and not _is_sound(leading.group(1)) and line[leading.end() :].strip():
+            # "[Speaker] words"
+            change = self._switch(" ".join(leading.group(1).split())) or change
+            line = line[leading.end() :]
+        line = _BRACKET_RE.sub(" ", line)
+        line = _PAREN_RE.sub(_drop_parenthesised_sound, line)
+        segments: list[_Segment] = []
+        # ">>" marks a new speaker (broadcast captions), with or without a name.
+        for index, part in enumerate(line.split(">>")):
+            if index:
+                change = self._switch(None)
+            part = _LEADING_DASH_RE.sub("", part)
+            labelled = _speaker_label(part)
+            if labelled is not None:
+                label, part = labelled
+                change = self._switch(label) or change
+            text = " ".join(part.split())
+            if text.strip(_WORD_PUNCTUATION):
+                segments.append(_Segment(text, change))
+                change = False
+        if change:
+            segments.append(_Segment("", True))
+        return segments
 
 
 def _word_key(word: str) -> str:
@@ -367,10 +375,10 @@ def _ends_sentence(text: str) -> bool:
 
 
 def _paragraphs(cues: list[_Cue]) -> list[_Paragraph]:
-    speaker: list[str | None] = [None]
+    speakers = _Speakers()
     timed: list[tuple[_Cue, list[_Segment]]] = []
     for cue in cues:
-        segments = [segment for line in cue.lines for segment in _segments(line, speaker)]
+        segments = [segment for line in cue.lines for segment in speakers.segments(line)]
         if any(segment.text for segment in segments):
             timed.append((cue, segments))
         elif segments and timed:
@@ -420,7 +428,7 @@ def join_timed(paragraphs: Sequence[tuple[float, str]], *, section_starts: Colle
 def _caption_title(candidate: str) -> str:
     """A title candidate cleaned like a caption line: a sound tag or a
     subtitle site's credit is no title."""
-    segments = _segments(candidate.strip(" \t-\u2013\u2014:"), [None])
+    segments = _Speakers().segments(candidate.strip(" \t-\u2013\u2014:"))
     title = clean_title(" ".join(segment.text for segment in segments))
     return title if is_meaningful_title(title) else ""
 
