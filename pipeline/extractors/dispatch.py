@@ -46,7 +46,7 @@ def extract_text(source: Source) -> Extracted:
         if kind == Source.Kind.CAPTIONS:
             from .captions import captions_to_text
 
-            return captions_to_text(handle.read())
+            return captions_to_text(handle.read(), filename=source.original_filename)
         if kind == Source.Kind.AUDIO:
             from .audio import transcribe_audio
 

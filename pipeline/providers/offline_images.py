@@ -1,140 +1,185 @@
 """The offline image provider: no key, no network.
 
-Instead of searching the web it returns the URL of a generated SVG card that
-shows the placeholder's description. The description travels inside the URL,
-signed with SECRET_KEY, so the card needs no storage and nobody can make the
-site render text of their choosing. The card is marked as a generated
-illustration so that it is never mistaken for a real picture.
+Instead of searching the web it returns the URL of a generated SVG: a concept
+map of the note section around the placeholder (``pipeline.providers.diagram``),
+or a card with the description when the section gives nothing to map. The
+picture needs no storage: its spec travels inside the URL, signed.
+
+What the picture route serves, and for how long:
+- only specs that ``find_image`` made: the token is signed with SECRET_KEY
+  and a salt of its own (SALT), and the spec is a compact structure that
+  ``DiagramSpec.from_payload`` checks again, never text to render as it is;
+- only while the link is fresh: GENERATED_IMAGE_LINK_MAX_AGE seconds after it
+  was signed; a bad or expired token is 404;
+- notes keep their pictures: the API re-signs the links of a note or a visual
+  each time it serves one (``localize_generated_links``), so stored links
+  may expire while the ones a client receives work;
+- as ``image/svg+xml`` with ``nosniff`` and a Content-Security-Policy that
+  allows nothing (no script, no style sheet, no fetch) and sandboxes the
+  document, should someone open it directly.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import textwrap
-from xml.sax.saxutils import escape
+import time
 
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-SALT = "studynaut.generated-image"
-MAX_DESCRIPTION_CHARS = 300
-WIDTH, HEIGHT = 800, 450
-LABEL = "Generated illustration (offline)"
+from .diagram import MAX_DESCRIPTION_CHARS, DiagramSpec, clean_text, concept_map, render_svg
 
-# Calm, readable backgrounds (with white text) and a lighter accent for each.
-_PALETTE = (
-    ("#1f4e79", "#2e75b6"),
-    ("#245c4f", "#3a8f7a"),
-    ("#5b3a7a", "#8256a8"),
-    ("#7a3b2e", "#b35a44"),
-    ("#2f4858", "#4c7389"),
-    ("#6a4c16", "#a07324"),
-    ("#3b4a6b", "#5d72a3"),
-    ("#1e5f74", "#2f8fab"),
-)
-# Characters XML 1.0 does not allow (they would make the SVG invalid).
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_MAX_LINES = 6
-_LINE_CHARS = 34
+__all__ = [
+    "OfflineImageProvider",
+    "generated_image",
+    "localize_generated_links",
+    "render_svg",
+    "sign_spec",
+    "token_description",
+]
 
-
-def _clean(description: str) -> str:
-    return " ".join(_XML_INVALID.sub(" ", description).split())[:MAX_DESCRIPTION_CHARS]
+SALT = "studynaut.generated-diagram.v1"
+# Tokens made before diagrams: a bare description. Re-signed as cards where
+# the API serves stored notes, never served as they are.
+LEGACY_SALT = "studynaut.generated-image"
+DEFAULT_LINK_MAX_AGE = 24 * 3600
+PATH_PREFIX = "/images/generated/"
+MAX_URL_CHARS = 2000  # Visual.image_url
+CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
+_TOKEN = r"(\.?[A-Za-z0-9_\-:]+)"
 
 
-def _lines(description: str) -> list[str]:
-    lines = textwrap.wrap(description, width=_LINE_CHARS, break_long_words=True, break_on_hyphens=True)
-    if len(lines) > _MAX_LINES:
-        lines = lines[:_MAX_LINES]
-        last = lines[-1]
-        if len(last) > _LINE_CHARS - 1:
-            last = last[: _LINE_CHARS - 1].rsplit(" ", 1)[0] or last[: _LINE_CHARS - 1]
-        lines[-1] = last.rstrip(" ,;:.-") + "\u2026"
-    return lines or ["Illustration"]
+def link_max_age() -> int:
+    """Seconds a signed link to a generated picture stays valid."""
+    return int(getattr(settings, "GENERATED_IMAGE_LINK_MAX_AGE", DEFAULT_LINK_MAX_AGE))
 
 
-def render_svg(description: str) -> str:
-    """A deterministic 800x450 SVG card showing the description (XML-escaped)."""
-    text = _clean(description) or "Illustration"
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    background, accent = _PALETTE[digest[0] % len(_PALETTE)]
-    lines = _lines(text)
-    font_size = 34 if len(lines) <= 3 else 28 if len(lines) <= 5 else 25
-    line_height = round(font_size * 1.3)
-    first_y = HEIGHT // 2 - (len(lines) - 1) * line_height // 2 + font_size // 3 - 10
-    # Two soft circles whose places also depend on the text: a little variety.
-    circle_a = (120 + digest[1] % 200, 60 + digest[2] % 80, 90 + digest[3] % 70)
-    circle_b = (520 + digest[4] % 200, 300 + digest[5] % 90, 70 + digest[6] % 80)
-    text_rows = "\n".join(
-        f'    <tspan x="{WIDTH // 2}" y="{first_y + index * line_height}">{escape(line)}</tspan>'
-        for index, line in enumerate(lines)
-    )
-    title = escape(text, {'"': "&quot;"})
-    return f"""<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" \
-viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}">
-  <title>{escape(text)}</title>
-  <defs>
-    <linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">
-      <stop offset="0" stop-color="{background}"/>
-      <stop offset="1" stop-color="{accent}"/>
-    </linearGradient>
-  </defs>
-  <rect width="{WIDTH}" height="{HEIGHT}" fill="url(#bg)"/>
-  <circle cx="{circle_a[0]}" cy="{circle_a[1]}" r="{circle_a[2]}" fill="#ffffff" fill-opacity="0.07"/>
-  <circle cx="{circle_b[0]}" cy="{circle_b[1]}" r="{circle_b[2]}" fill="#ffffff" fill-opacity="0.06"/>
-  <rect x="40" y="40" width="{WIDTH - 80}" height="{HEIGHT - 80}" rx="18" fill="none" \
-stroke="#ffffff" stroke-opacity="0.35" stroke-width="2"/>
-  <text font-family="Helvetica, Arial, sans-serif" font-size="{font_size}" fill="#ffffff" \
-text-anchor="middle">
-{text_rows}
-  </text>
-  <text x="{WIDTH // 2}" y="{HEIGHT - 58}" font-family="Helvetica, Arial, sans-serif" font-size="16" \
-fill="#ffffff" fill-opacity="0.8" text-anchor="middle" letter-spacing="1">{escape(LABEL)}</text>
-</svg>
-"""
+class _LinkSigner(signing.TimestampSigner):
+    """Signs with the time rounded down to a period (at most an hour, a
+    quarter of the links' life): all links to one picture signed within a
+    period are one URL, so that a browser caches it and the same picture in
+    a note and in its visual has the same address. A link stays valid for at
+    least the links' life minus that period."""
+
+    def timestamp(self) -> str:
+        period = max(1, min(3600, link_max_age() // 4))
+        return signing.b62_encode(int(time.time()) // period * period)
 
 
-def sign_description(description: str) -> str:
-    """The URL-safe token that carries a description (first 300 characters)."""
-    return signing.dumps(description[:MAX_DESCRIPTION_CHARS], salt=SALT, compress=True)
+def sign_spec(spec: DiagramSpec) -> str:
+    """The URL-safe token of a spec (timestamped: it expires)."""
+    return _LinkSigner(salt=SALT).sign_object(spec.to_payload(), compress=True)
 
 
-def token_description(token: str) -> str | None:
-    """The description a token carries, or None for a token not signed by us."""
+def _fresh(token: str) -> bool:
+    """Whether a token of ours has at least half of its life left."""
     try:
-        description = signing.loads(token, salt=SALT)
+        _LinkSigner(salt=SALT).unsign_object(token, max_age=link_max_age() / 2)
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def load_spec(token: str, *, max_age: int | None) -> DiagramSpec | None:
+    """The spec a token of ours carries, or None (bad, expired, foreign).
+    ``max_age=None`` accepts any age and the tokens made before diagrams:
+    only for links we stored ourselves (re-signing, exporting a note)."""
+    try:
+        return DiagramSpec.from_payload(_LinkSigner(salt=SALT).unsign_object(token, max_age=max_age))
+    except signing.BadSignature:  # SignatureExpired is one
+        pass
+    if max_age is not None:
+        return None
+    try:
+        description = signing.loads(token, salt=LEGACY_SALT)
     except signing.BadSignature:
         return None
-    return description if isinstance(description, str) else None
+    if not isinstance(description, str):
+        return None
+    return DiagramSpec(clean_text(description)[:MAX_DESCRIPTION_CHARS])
+
+
+def token_description(token: str) -> DiagramSpec | None:
+    """What a stored link shows, whatever its age (for ``export_markdown``,
+    which writes the pictures beside a note); ``render_svg`` draws it."""
+    return load_spec(token, max_age=None)
+
+
+def _url(base_url: str, spec: DiagramSpec) -> str:
+    return f"{base_url}{PATH_PREFIX}{sign_spec(spec)}.svg"
+
+
+def _fitting_url(base_url: str, spec: DiagramSpec) -> str:
+    """The URL of ``spec``, made smaller until it fits Visual.image_url:
+    without edge labels, then with fewer terms, at worst a card."""
+    url = _url(base_url, spec)
+    if len(url) <= MAX_URL_CHARS:
+        return url
+    spec = DiagramSpec(spec.description, spec.terms, tuple((a, b, "") for a, b, _ in spec.edges))
+    while len(url := _url(base_url, spec)) > MAX_URL_CHARS and spec.is_map:
+        keep = len(spec.terms) - 1
+        edges = tuple(edge for edge in spec.edges if edge[0] < keep and edge[1] < keep)
+        spec = (
+            DiagramSpec(spec.description, spec.terms[:keep], edges)
+            if keep >= 2
+            else DiagramSpec(spec.description)
+        )
+    return url
+
+
+def _link_re(base_url: str) -> re.Pattern:
+    # A literal prefix, then one class run that cannot hold a "." after its
+    # first character: each link is matched in one pass (linear time).
+    return re.compile(re.escape(f"{base_url}{PATH_PREFIX}") + _TOKEN + r"\.svg")
 
 
 def localize_generated_links(text: str, *, base_url: str) -> str:
-    """Point links to generated images at `base_url` instead of PUBLIC_BASE_URL."""
-    prefix = f"{settings.PUBLIC_BASE_URL}/images/generated/"
-    return text.replace(prefix, f"{base_url}/images/generated/") if prefix in text else text
+    """Links to generated pictures in ``text`` (a note's Markdown or HTML, a
+    visual's URL), pointed at ``base_url`` instead of PUBLIC_BASE_URL and,
+    once past half their life, signed afresh: a stored note's pictures never
+    expire for its reader. Links whose token is not ours are left pointing at
+    the server, which answers them 404."""
+    prefix = f"{settings.PUBLIC_BASE_URL}{PATH_PREFIX}"
+    if prefix not in text:
+        return text
+    fresh: dict[str, str] = {}
+
+    def resign(match: re.Match) -> str:
+        token = match.group(1)
+        if token not in fresh:
+            spec = None if _fresh(token) else load_spec(token, max_age=None)
+            fresh[token] = sign_spec(spec) if spec is not None else token
+        return f"{base_url}{PATH_PREFIX}{fresh[token]}.svg"
+
+    return _link_re(settings.PUBLIC_BASE_URL).sub(resign, text)
 
 
 class OfflineImageProvider:
-    """Image provider that needs no key: a signed link to a generated SVG card."""
+    """Image provider that needs no key: a signed link to a generated picture
+    of the section around the placeholder."""
 
     name = "offline"
 
     def find_image(self, *, description: str, query: str, context: str = "") -> str:
-        token = sign_description(description)
-        return f"{settings.PUBLIC_BASE_URL}/images/generated/{token}.svg"
+        spec = (
+            concept_map(description, context)
+            if context.strip()
+            else DiagramSpec(clean_text(description)[:MAX_DESCRIPTION_CHARS])
+        )
+        return _fitting_url(settings.PUBLIC_BASE_URL, spec)
 
 
 @require_safe
 def generated_image(request: HttpRequest, token: str) -> HttpResponse:
-    """Serve the SVG card for a signed token; 404 for a token not signed by us."""
-    description = token_description(token)
-    if description is None:
+    """The SVG of a fresh token made by ``find_image``; 404 for any other."""
+    max_age = link_max_age()
+    spec = load_spec(token, max_age=max_age)
+    if spec is None:
         raise Http404("No such image.")
-    response = HttpResponse(render_svg(description), content_type="image/svg+xml")
-    response["Cache-Control"] = "public, max-age=86400"
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response = HttpResponse(render_svg(spec), content_type="image/svg+xml")
+    response["Cache-Control"] = f"private, max-age={min(3600, max_age)}"
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["X-Content-Type-Options"] = "nosniff"
     return response
