@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -93,7 +93,7 @@ def job_finish(job: Job, *, state: str, error: str = "") -> None:
             duration_ms=int((time.monotonic() - job.started) * 1000),
             error=error[:2000],
         )
-    except Exception:  # bookkeeping must never fail the work it records
+    except DatabaseError:  # bookkeeping must never fail the work it records
         logger.warning("could not record the end of job %s", job.record_id, exc_info=True)
 
 

@@ -41,7 +41,7 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is the logging system's business
+        except Exception:  # broad-except-ok: a malformed record is the logging system's business
             return True
         cleaned = redact(message)
         if cleaned != message:

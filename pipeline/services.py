@@ -346,7 +346,7 @@ def _in_thread(function, *args, **kwargs) -> Future:
             return
         try:
             future.set_result(function(*args, **kwargs))
-        except BaseException as exc:  # handed to the caller, who re-raises it
+        except BaseException as exc:  # broad-except-ok: handed to the caller, who re-raises it
             future.set_exception(exc)
         finally:
             connections.close_all()

@@ -183,6 +183,8 @@ class PipelineTask(RecordedTask):
             message = str(exc)
         except SoftTimeLimitExceeded:
             message = f"The step took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped."
+        except MemoryError:
+            message = "The step needed more memory than the worker has."
         except DatabaseError:
             logger.exception("database error in %s for source %s", step.job_type, source_id)
             message = f"An internal database error stopped the pipeline in {step.stage}."

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded, Terminated, WorkerLostError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -141,12 +142,9 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
 
 
 def _must_propagate(exc: BaseException) -> bool:
-    """Celery's time limits and shutdowns are not provider failures."""
-    try:
-        from celery.exceptions import SoftTimeLimitExceeded, Terminated, WorkerLostError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, SoftTimeLimitExceeded | Terminated | WorkerLostError)
+    """Celery's time limits and shutdowns, and running out of memory, are not
+    failures of a provider: the task handles them."""
+    return isinstance(exc, SoftTimeLimitExceeded | Terminated | WorkerLostError | MemoryError)
 
 
 def _short(exc: Exception) -> str:
