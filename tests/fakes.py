@@ -817,7 +817,9 @@ class FakeYouTubeAdapter(BaseAdapter):
             "VISITOR_DATA": "CgtmYWtlVmlzaXRvcg%3D%3D",
         }
         # The web page's own player response carries no formats (yt-dlp drops them anyway).
-        initial_player = {k: v for k, v in self._player(video_id).items() if k != "streamingData"}
+        initial_player = {
+            k: v for k, v in self._player(video_id, count_block=False).items() if k != "streamingData"
+        }
         initial_data = {"contents": {"twoColumnWatchNextResults": {}}}
         return (
             "<html><head><title>YouTube</title></head><body>"
@@ -827,14 +829,15 @@ class FakeYouTubeAdapter(BaseAdapter):
             "</body></html>"
         )
 
-    def _blocked_now(self) -> bool:
+    def _blocked_now(self, *, count: bool) -> bool:
         with self._lock:
             if self.block_first > 0:
-                self.block_first -= 1
+                if count:
+                    self.block_first -= 1
                 return True
         return self.scenario == "bot_blocked"
 
-    def _player(self, video_id: str) -> dict:
+    def _player(self, video_id: str, *, count_block: bool = True) -> dict:
         if self.scenario == "unavailable":
             return {"playabilityStatus": {"status": "ERROR", "reason": "This video is unavailable"}}
         if self.scenario == "age_restricted":
@@ -844,7 +847,7 @@ class FakeYouTubeAdapter(BaseAdapter):
                     "reason": "This video may be inappropriate for some users.",
                 }
             }
-        if self._blocked_now():
+        if self._blocked_now(count=count_block):
             return {"playabilityStatus": {"status": "LOGIN_REQUIRED", "reason": BOT_REASON}}
         description = "A lecture.\n\n" + "\n".join(f"{_clock(start)} {name}" for start, name in self.chapters)
         answer: dict = {

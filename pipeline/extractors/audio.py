@@ -124,9 +124,10 @@ def plan_segments(path: Path) -> list[Segment]:
     if size <= limit:
         return [Segment(index=0)]
     duration = media.audio_duration(Path(path))
-    # The longest part that, encoded, stays well under the limit.
+    # The longest part that, encoded, stays well under the limit (in whole
+    # seconds: plans are easier to read).
     fits = 0.9 * limit / media.PART_BYTES_PER_SECOND
-    length = min(segment_seconds(), fits)
+    length = float(int(min(segment_seconds(), fits)))
     if length < 2.0:
         raise ExtractionError("OPENAI_TRANSCRIBE_MAX_BYTES is too small to send any audio.")
     overlap = min(segment_overlap_seconds(), length / 4)
