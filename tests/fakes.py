@@ -702,7 +702,8 @@ class FakeYouTubeAdapter(BaseAdapter):
     ``chapters`` (``[(start_seconds, title), ...]``, written into the
     description as "0:00 Title" lines, where YouTube takes them from) and
     ``audio``: the bytes of its one audio-only format (``audio_mime``),
-    served from ``YOUTUBE_MEDIA_HOST`` with HTTP ranges.
+    served from ``YOUTUBE_MEDIA_HOST`` with HTTP ranges (its size is in the
+    player JSON unless ``announce_size=False``).
     """
 
     def __init__(
@@ -717,6 +718,7 @@ class FakeYouTubeAdapter(BaseAdapter):
         audio: bytes | None = None,
         audio_mime: str = 'audio/mp4; codecs="mp4a.40.2"',
         block_first: int = 0,
+        announce_size: bool = True,
     ) -> None:
         super().__init__()
         self.scenario = scenario
@@ -734,6 +736,7 @@ class FakeYouTubeAdapter(BaseAdapter):
         self.audio = audio if audio is not None else b"\0" * 4096
         self.audio_mime = audio_mime
         self.block_first = block_first
+        self.announce_size = announce_size
         self._lock = threading.Lock()
         self.log: list[tuple[str, str]] = []
 
@@ -881,7 +884,7 @@ class FakeYouTubeAdapter(BaseAdapter):
                         "mimeType": self.audio_mime,
                         "bitrate": 49000,
                         "averageBitrate": 48000,
-                        "contentLength": str(len(self.audio)),
+                        **({"contentLength": str(len(self.audio))} if self.announce_size else {}),
                         "approxDurationMs": str(self.duration * 1000),
                         "audioQuality": "AUDIO_QUALITY_LOW",
                         "audioSampleRate": "22050",

@@ -317,9 +317,13 @@ def test_the_download_is_deleted_when_the_transcription_fails(proxy, youtube, tr
     assert list(temp_dir.iterdir()) == []
 
 
-def test_audio_over_the_download_limit_is_refused_and_deleted(proxy, youtube, transcriber, temp_dir):
+@pytest.mark.parametrize("announced", [True, False], ids=["size announced", "size unknown"])
+def test_audio_over_the_download_limit_is_refused_and_deleted(
+    proxy, youtube, transcriber, temp_dir, announced
+):
     youtube.scenario = "disabled"
     youtube.audio = encode_audio(tone_audio(WORDS), "m4a")
+    youtube.announce_size = announced
 
     with (
         override_settings(YOUTUBE_MAX_AUDIO_BYTES=len(youtube.audio) // 2),

@@ -109,6 +109,14 @@ class _AudioTooLarge(Exception):
     pass
 
 
+def _ytdlp_failures() -> tuple[type[BaseException], ...]:
+    from yt_dlp.utils import YoutubeDLError
+
+    # yt-dlp's own errors (network ones included), and what a page of an
+    # unexpected shape makes its parsers raise. Not the task's time limit.
+    return (YoutubeDLError, KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 @contextlib.contextmanager
 def _youtube_dl(**options: Any) -> Iterator[Any]:
     """A YoutubeDL that knows YouTube's extractor only (see the module's doc)."""
@@ -199,12 +207,13 @@ def _check(info: VideoInfo) -> None:
 def fetch_video_info(video_id: str) -> VideoInfo:
     """The video's title, duration and chapters. Refuses (permanently) a live
     stream or a video over ``YOUTUBE_MAX_DURATION``. Raises ExtractionError."""
+    failures = _ytdlp_failures()
     with _youtube_dl() as ydl:
         try:
             info = _video_info(_extract(ydl, video_id), video_id)
         except ExtractionError:
             raise
-        except Exception as exc:  # yt-dlp's errors: DownloadError, ExtractorError and network errors
+        except failures as exc:
             raise map_ytdlp_error(exc) from None
     _check(info)
     return info
@@ -269,6 +278,7 @@ def download_audio(video_id: str, *, directory: Path) -> Path:
         "progress_hooks": [guard],
         "overwrites": True,
     }
+    failures = _ytdlp_failures()
     with _youtube_dl(**options) as ydl:
         try:
             raw = _extract(ydl, video_id)
@@ -278,7 +288,7 @@ def download_audio(video_id: str, *, directory: Path) -> Path:
             raise
         except _AudioTooLarge:
             raise _too_large(limit) from None
-        except Exception as exc:
+        except failures as exc:
             raise map_ytdlp_error(exc) from None
     paths = [Path(item.get("filepath") or "") for item in (result or {}).get("requested_downloads") or []]
     path = paths[0].resolve() if paths else None
@@ -291,9 +301,9 @@ def download_audio(video_id: str, *, directory: Path) -> Path:
 
 
 def _too_large(limit: int) -> ExtractionError:
+    megabytes = f"{limit / (1024 * 1024):.1f}".removesuffix(".0")
     return ExtractionError(
-        f"The video's audio is larger than {limit // (1024 * 1024)} MB (YOUTUBE_MAX_AUDIO_BYTES); "
-        "it is not transcribed."
+        f"The video's audio is larger than {megabytes} MB (YOUTUBE_MAX_AUDIO_BYTES); it is not transcribed."
     )
 
 
