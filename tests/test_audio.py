@@ -273,7 +273,7 @@ def test_plan_segments_covers_the_recording_with_overlaps(tmp_path, small_limit)
     assert segments == [
         Segment(0, start_seconds=0.0, duration_seconds=8.0),
         Segment(1, start_seconds=6.0, duration_seconds=8.0),
-        Segment(2, start_seconds=12.0, duration_seconds=8.0),
+        Segment(2, start_seconds=12.0, duration_seconds=None),  # to the end, whatever its length
     ]
     assert [Segment.from_dict(segment.as_dict()) for segment in segments] == segments
 

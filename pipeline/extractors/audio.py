@@ -88,9 +88,10 @@ def segment_overlap_seconds() -> float:
 @dataclass(frozen=True)
 class Segment:
     """A part of a recording to transcribe on its own: ``duration_seconds``
-    from ``start_seconds`` on, or the whole file as it is when
-    ``duration_seconds`` is None. JSON-able (``as_dict``/``from_dict``) so a
-    task can be handed one."""
+    from ``start_seconds`` on, or to the end of the file when
+    ``duration_seconds`` is None (the last part: a duration estimated from
+    the bitrate may fall short). ``Segment(0)`` is the whole file, sent as it
+    is. JSON-able (``as_dict``/``from_dict``) so a task can be handed one."""
 
     index: int
     start_seconds: float = 0.0
@@ -98,7 +99,7 @@ class Segment:
 
     @property
     def whole_file(self) -> bool:
-        return self.duration_seconds is None
+        return self.start_seconds == 0 and self.duration_seconds is None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -133,13 +134,11 @@ def plan_segments(path: Path) -> list[Segment]:
     overlap = min(segment_overlap_seconds(), length / 4)
     segments: list[Segment] = []
     start = 0.0
-    while True:
-        end = min(start + length, duration)
-        index = len(segments)
-        segments.append(Segment(index, start_seconds=round(start, 3), duration_seconds=round(end - start, 3)))
-        if end >= duration:
-            return segments
-        start = end - overlap
+    while start + length < duration:
+        segments.append(Segment(len(segments), start_seconds=round(start, 3), duration_seconds=length))
+        start += length - overlap
+    segments.append(Segment(len(segments), start_seconds=round(start, 3), duration_seconds=None))
+    return segments
 
 
 # --- transcribing -----------------------------------------------------------------------
@@ -157,7 +156,7 @@ def transcribe_segment(path: Path, *, segment: Segment, filename: str = "") -> E
         part = media.cut_audio(
             path,
             start_seconds=segment.start_seconds,
-            duration_seconds=float(segment.duration_seconds),
+            duration_seconds=segment.duration_seconds,
             destination=Path(directory) / f"part-{segment.index:04d}.{media.PART_EXTENSION}",
         )
         if part.stat().st_size > max_upload_bytes():

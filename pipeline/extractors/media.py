@@ -93,9 +93,11 @@ def audio_duration(path: Path) -> float:
     return duration
 
 
-def cut_audio(path: Path, *, start_seconds: float, duration_seconds: float, destination: Path) -> Path:
-    """Write ``duration_seconds`` of ``path`` from ``start_seconds`` on to
-    ``destination`` as a small mono MP3 (``PART_BYTES_PER_SECOND``)."""
+def cut_audio(path: Path, *, start_seconds: float, duration_seconds: float | None, destination: Path) -> Path:
+    """Write ``duration_seconds`` (None: all the rest) of ``path`` from
+    ``start_seconds`` on to ``destination`` as a small mono MP3
+    (``PART_BYTES_PER_SECOND``)."""
+    length = ["-t", f"{duration_seconds:.3f}"] if duration_seconds is not None else []
     result = _run(
         [
             _tool("ffmpeg"),
@@ -107,8 +109,7 @@ def cut_audio(path: Path, *, start_seconds: float, duration_seconds: float, dest
             *_SAFE_INPUT,
             "-ss",
             f"{start_seconds:.3f}",
-            "-t",
-            f"{duration_seconds:.3f}",
+            *length,
             "-i",
             str(path),
             "-vn",
@@ -127,7 +128,7 @@ def cut_audio(path: Path, *, start_seconds: float, duration_seconds: float, dest
             str(destination),
         ],
         # Encoding runs far faster than real time; this only stops a stuck process.
-        timeout=PROBE_TIMEOUT + duration_seconds,
+        timeout=PROBE_TIMEOUT + (duration_seconds or 3600.0),
     )
     if result.returncode != 0 or not destination.exists():
         logger.info("ffmpeg could not cut an audio file: %s", _last_line(result.stderr))
