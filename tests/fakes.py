@@ -719,6 +719,7 @@ class FakeYouTubeAdapter(BaseAdapter):
         audio_mime: str = 'audio/mp4; codecs="mp4a.40.2"',
         block_first: int = 0,
         announce_size: bool = True,
+        media_host: str = YOUTUBE_MEDIA_HOST,
     ) -> None:
         super().__init__()
         self.scenario = scenario
@@ -737,6 +738,7 @@ class FakeYouTubeAdapter(BaseAdapter):
         self.audio_mime = audio_mime
         self.block_first = block_first
         self.announce_size = announce_size
+        self.media_host = media_host  # where the player JSON says the audio is
         self._lock = threading.Lock()
         self.log: list[tuple[str, str]] = []
 
@@ -880,7 +882,7 @@ class FakeYouTubeAdapter(BaseAdapter):
                 "adaptiveFormats": [
                     {
                         "itag": 139,
-                        "url": f"https://{YOUTUBE_MEDIA_HOST}/videoplayback?id={video_id}&itag=139&source=youtube",
+                        "url": f"https://{self.media_host}/videoplayback?id={video_id}&itag=139&source=youtube",
                         "mimeType": self.audio_mime,
                         "bitrate": 49000,
                         "averageBitrate": 48000,

@@ -337,6 +337,31 @@ def test_audio_over_the_download_limit_is_refused_and_deleted(
     assert list(temp_dir.iterdir()) == []
 
 
+def test_audio_is_only_downloaded_from_youtubes_media_hosts(proxy, youtube, transcriber):
+    youtube.scenario = "disabled"
+    youtube.media_host = "media.example.net"
+
+    with pytest.raises(ExtractionError) as caught:
+        extract_youtube(VID)
+
+    assert not caught.value.transient
+    assert "no audio we can download" in caught.value.message
+    assert not [connect for connect in proxy.log.connects if "example" in connect]
+    assert transcriber.count() == 0
+
+
+def test_yt_dlp_here_knows_no_site_but_youtube(proxy):
+    from yt_dlp.utils import DownloadError
+
+    from pipeline.extractors.ytdlp import _youtube_dl
+
+    with _youtube_dl() as ydl, pytest.raises(DownloadError, match="No suitable extractor"):
+        ydl.extract_info("https://example.com/lecture.mp4", download=False)
+    with _youtube_dl() as ydl, pytest.raises(DownloadError, match="No suitable extractor"):
+        ydl.extract_info(f"https://www.youtube.com/playlist?list=PL{VID}", download=False)
+    assert proxy.log.connects == []
+
+
 def test_without_captions_and_without_a_key_it_says_a_key_would_transcribe_the_audio(proxy, youtube):
     youtube.scenario = "disabled"
 
