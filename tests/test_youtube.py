@@ -327,6 +327,11 @@ def test_redact_takes_out_the_proxy_url_and_its_password():
     assert "http://[redacted]@host:1/x" in cleaned
 
 
+@override_settings(YOUTUBE_PROXY_URL="http://KEY0123456789@proxy.example:8001")
+def test_a_key_given_as_the_proxy_user_name_is_redacted_too():
+    assert redact("proxy KEY0123456789 refused") == "proxy [redacted] refused"
+
+
 @override_settings(YOUTUBE_PROXY_URL=PROXY)
 def test_yt_dlp_messages_reach_our_log_without_the_credentials(caplog):
     caplog.set_level(logging.DEBUG, logger="pipeline")

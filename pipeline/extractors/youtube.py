@@ -147,11 +147,14 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
 
 def redact(text: str) -> str:
     """``text`` without the proxy's credentials: the configured URL, its
-    password (as written and URL-decoded) and any ``user:password@`` of a URL."""
+    password (as written and URL-decoded; the user name when there is no
+    password) and any ``user:password@`` of a URL."""
     value = _proxy_setting()
     if value:
         try:
-            password = urlsplit(value).password
+            parts = urlsplit(value)
+            # Some proxy services take the key as the user name alone.
+            password = parts.password if parts.password is not None else parts.username
         except ValueError:
             password = None
         secrets = [value, password, unquote(password or "")]
