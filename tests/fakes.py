@@ -13,7 +13,16 @@ speak the real wire formats, so the real SDKs are exercised end to end:
 And, for YouTube, ``fake_youtube_session(...)``: a ``requests.Session`` whose
 transport serves canned YouTube pages (watch page, innertube player JSON,
 timedtext XML) in the shapes youtube-transcript-api 1.2.5 parses; any other
-host gets a connection error.
+host gets a connection error. The same fake (``FakeYouTubeAdapter``) also
+answers what yt-dlp reads (title, duration, chapters, an audio format) and
+serves the audio; ``adapter.proxy_app`` puts it behind the intercepting
+proxy of tests/fake_proxy.py, which is how both libraries reach it through
+``YOUTUBE_PROXY_URL``.
+
+For audio, ``tone_audio(words)`` makes a recording whose words
+``hear_tones`` can tell back, and ``transcribe_tones()`` is a FakeOpenAI
+behaviour that transcribes the uploaded part for real (see "Audio that
+says words" below).
 
 Scripting (the same for both servers)
 -------------------------------------
