@@ -13,7 +13,16 @@ speak the real wire formats, so the real SDKs are exercised end to end:
 And, for YouTube, ``fake_youtube_session(...)``: a ``requests.Session`` whose
 transport serves canned YouTube pages (watch page, innertube player JSON,
 timedtext XML) in the shapes youtube-transcript-api 1.2.5 parses; any other
-host gets a connection error.
+host gets a connection error. The same fake (``FakeYouTubeAdapter``) also
+answers what yt-dlp reads (title, duration, chapters, an audio format) and
+serves the audio; ``adapter.proxy_app`` puts it behind the intercepting
+proxy of tests/fake_proxy.py, which is how both libraries reach it through
+``YOUTUBE_PROXY_URL``.
+
+For audio, ``tone_audio(words)`` makes a recording whose words
+``hear_tones`` can tell back, and ``transcribe_tones()`` is a FakeOpenAI
+behaviour that transcribes the uploaded part for real (see "Audio that
+says words" below).
 
 Scripting (the same for both servers)
 -------------------------------------
@@ -55,6 +64,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import email.policy
+import itertools
 import json
 import re
 import threading
@@ -63,11 +73,14 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
+
+if TYPE_CHECKING:
+    from tests.fake_proxy import ProxiedRequest
 
 # --- behaviours ---------------------------------------------------------------
 
@@ -157,9 +170,10 @@ class Recorded:
     json: Any = None
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (filename, size)
+    uploads: dict[str, bytes] = field(default_factory=dict, repr=False)  # name -> the file's bytes
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key != "uploads"}
 
 
 class _Reply:
@@ -318,7 +332,7 @@ class FakeServer:
             except ValueError:
                 recorded.json = None
         elif body and content_type.startswith("multipart/form-data"):
-            recorded.form, recorded.files = _parse_multipart(content_type, body)
+            recorded.form, recorded.files, recorded.uploads = _parse_multipart(content_type, body)
         route = self._route(method, split.path, recorded)
         if route is None:
             return _Reply(404, {"error": {"message": f"no route {method} {split.path}", "type": "fake"}})
@@ -353,21 +367,27 @@ class FakeServer:
         raise NotImplementedError
 
 
-def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
+def _parse_multipart(
+    content_type: str, body: bytes
+) -> tuple[dict[str, str], dict[str, tuple[str, int]], dict[str, bytes]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
     )
     form: dict[str, str] = {}
     files: dict[str, tuple[str, int]] = {}
+    uploads: dict[str, bytes] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         filename = part.get_filename()
         payload = part.get_payload(decode=True) or b""
         if filename is not None:
             files[name] = (filename, len(payload))
+            uploads[name] = payload
+        elif name in form:  # a repeated field (timestamp_granularities[])
+            form[name] += "," + payload.decode("utf-8", "replace")
         else:
             form[name] = payload.decode("utf-8", "replace")
-    return form, files
+    return form, files, uploads
 
 
 # --- OpenAI -------------------------------------------------------------------
@@ -450,6 +470,32 @@ def default_answer(call: str, text: str) -> dict:
     }
 
 
+def verbose_transcription(segments: list[tuple[float, float, str]], *, language: str = "english") -> dict:
+    """A ``response_format=verbose_json`` answer: ``(start, end, text)`` phrases."""
+    return {
+        "task": "transcribe",
+        "language": language,
+        "duration": max((end for _, end, _ in segments), default=0.0),
+        "text": " ".join(text.strip() for _, _, text in segments),
+        "segments": [
+            {
+                "id": index,
+                "seek": 0,
+                "start": start,
+                "end": end,
+                "text": f" {text.strip()}",
+                "tokens": [],
+                "temperature": 0.0,
+                "avg_logprob": -0.2,
+                "compression_ratio": 1.2,
+                "no_speech_prob": 0.01,
+            }
+            for index, (start, end, text) in enumerate(segments)
+        ],
+        "usage": {"type": "duration", "seconds": 3},
+    }
+
+
 class FakeOpenAI(FakeServer):
     """An OpenAI-compatible server: chat completions and audio transcriptions."""
 
@@ -491,7 +537,11 @@ class FakeOpenAI(FakeServer):
             data = behaviour.get("data")
             if kind == "respond":
                 data = behaviour["fn"](recorded)
+            if isinstance(data, dict):
+                return _Reply(200, data)
             text = data if isinstance(data, str) else self.transcription_text
+            if recorded.form.get("response_format") == "verbose_json":
+                return _Reply(200, verbose_transcription([(0.0, 3.0, text)]))
             return _Reply(200, {"text": text, "usage": {"type": "duration", "seconds": 3}})
         finish_reason = "stop"
         refusal_text = None
@@ -620,6 +670,8 @@ class FakeSerpAPI(FakeServer):
 # --- YouTube ------------------------------------------------------------------
 
 YOUTUBE_API_KEY = "fakeInnertubeKey_123"
+YOUTUBE_MEDIA_HOST = "rr3---sn-fake0.googlevideo.com"
+BOT_REASON = "Sign in to confirm you\u2019re not a bot"
 
 
 def _youtube_transcript_xml(lines: list) -> str:
@@ -633,6 +685,12 @@ def _youtube_transcript_xml(lines: list) -> str:
     return f'<?xml version="1.0" encoding="utf-8" ?><transcript>{"".join(items)}</transcript>'
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 class FakeYouTubeAdapter(BaseAdapter):
     """A requests transport answering as YouTube would, for one scenario.
 
@@ -640,10 +698,21 @@ class FakeYouTubeAdapter(BaseAdapter):
     ``unavailable``, ``age_restricted``, ``bot_blocked`` (RequestBlocked),
     ``ip_blocked`` (HTTP 429), ``recaptcha``, ``server_error`` (HTTP 500),
     ``network_error`` (connection refused) and ``timeout``.
+    ``scenario`` may be changed between requests; ``block_first=N`` answers
+    the first N player requests as ``bot_blocked`` and the rest as the scenario.
 
     ``tracks`` is a list of dicts ``{"lang": "en", "name": "English",
     "asr": False, "translatable": True, "lines": [...]}``;
     ``translations`` the languages a translatable track offers.
+
+    What yt-dlp reads besides (the watch page's ``ytcfg`` and initial data,
+    the innertube player's ``videoDetails``, ``microformat`` and
+    ``streamingData``): the video's ``title``, ``duration`` (seconds),
+    ``chapters`` (``[(start_seconds, title), ...]``, written into the
+    description as "0:00 Title" lines, where YouTube takes them from) and
+    ``audio``: the bytes of its one audio-only format (``audio_mime``),
+    served from ``YOUTUBE_MEDIA_HOST`` with HTTP ranges (its size is in the
+    player JSON unless ``announce_size=False``).
     """
 
     def __init__(
@@ -652,6 +721,14 @@ class FakeYouTubeAdapter(BaseAdapter):
         *,
         tracks: list[dict] | None = None,
         translations: list[str] = ("en", "de", "fr"),
+        title: str = "Photosynthesis, a lecture",
+        duration: int = 600,
+        chapters: list[tuple[float, str]] = (),
+        audio: bytes | None = None,
+        audio_mime: str = 'audio/mp4; codecs="mp4a.40.2"',
+        block_first: int = 0,
+        announce_size: bool = True,
+        media_host: str = YOUTUBE_MEDIA_HOST,
     ) -> None:
         super().__init__()
         self.scenario = scenario
@@ -663,27 +740,53 @@ class FakeYouTubeAdapter(BaseAdapter):
             ]
         )
         self.translations = list(translations)
+        self.title = title
+        self.duration = duration
+        self.chapters = list(chapters)
+        self.audio = audio if audio is not None else b"\0" * 4096
+        self.audio_mime = audio_mime
+        self.block_first = block_first
+        self.announce_size = announce_size
+        self.media_host = media_host  # where the player JSON says the audio is
+        self._lock = threading.Lock()
         self.log: list[tuple[str, str]] = []
 
     def close(self) -> None:
         pass
 
     def _response(
-        self, request: requests.PreparedRequest, status: int, body: str | dict
+        self,
+        request: requests.PreparedRequest,
+        status: int,
+        body: str | dict | bytes,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         response = requests.Response()
         response.status_code = status
-        response._content = (json.dumps(body) if isinstance(body, dict) else body).encode()
-        response.headers["Content-Type"] = "application/json" if isinstance(body, dict) else "text/html"
+        if isinstance(body, dict):
+            response._content = json.dumps(body).encode()
+            response.headers["Content-Type"] = "application/json"
+        elif isinstance(body, bytes):
+            response._content = body
+            response.headers["Content-Type"] = "application/octet-stream"
+        else:
+            response._content = body.encode()
+            response.headers["Content-Type"] = "text/html"
+        response.headers.update(headers or {})
         response.url = request.url
         response.request = request
         response.encoding = "utf-8"
         return response
 
+    def media_requests(self) -> list[str]:
+        """The URLs of every request for the video's media (the audio)."""
+        return [url for _, url in self.log if urlsplit(url).hostname == YOUTUBE_MEDIA_HOST]
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        self.log.append((request.method, request.url))
+        with self._lock:
+            self.log.append((request.method, request.url))
         url = urlsplit(request.url)
-        if url.hostname != "www.youtube.com":
+        if url.hostname not in ("www.youtube.com", YOUTUBE_MEDIA_HOST):
             raise requests.ConnectionError(f"fake network: refusing to reach {url.hostname}")
         if self.scenario == "network_error":
             raise requests.ConnectionError("fake network: connection refused")
@@ -693,16 +796,19 @@ class FakeYouTubeAdapter(BaseAdapter):
             return self._response(request, 500, "<html>oops</html>")
         if self.scenario == "ip_blocked":
             return self._response(request, 429, "<html>Too many requests</html>")
+        if url.hostname == YOUTUBE_MEDIA_HOST:
+            return self._media(request, url)
         if url.path == "/watch":
             if self.scenario == "recaptcha":
                 return self._response(request, 200, '<html><div class="g-recaptcha"></div></html>')
-            return self._response(
-                request,
-                200,
-                f'<html><script>ytcfg.set({{"INNERTUBE_API_KEY": "{YOUTUBE_API_KEY}"}})</script></html>',
-            )
+            video_id = parse_qs(url.query).get("v", ["unknown"])[0]
+            return self._response(request, 200, self._watch_page(video_id))
         if url.path == "/youtubei/v1/player":
-            return self._response(request, 200, self._player(parse_qs(url.query)))
+            try:
+                video_id = json.loads(request.body or b"{}").get("videoId", "unknown")
+            except ValueError:
+                video_id = "unknown"
+            return self._response(request, 200, self._player(video_id))
         if url.path == "/api/timedtext":
             params = parse_qs(url.query)
             lang = params.get("lang", [""])[0]
@@ -716,8 +822,36 @@ class FakeYouTubeAdapter(BaseAdapter):
             return self._response(request, 404, "")
         return self._response(request, 404, "")
 
-    def _player(self, params: dict) -> dict:
-        video_id = "unknown"
+    def _watch_page(self, video_id: str) -> str:
+        ytcfg = {
+            "INNERTUBE_API_KEY": YOUTUBE_API_KEY,
+            "INNERTUBE_CLIENT_NAME": "WEB",
+            "INNERTUBE_CLIENT_VERSION": "2.20260708.00.00",
+            "INNERTUBE_CONTEXT_CLIENT_NAME": 1,
+            "VISITOR_DATA": "CgtmYWtlVmlzaXRvcg%3D%3D",
+        }
+        # The web page's own player response carries no formats (yt-dlp drops them anyway).
+        initial_player = {
+            k: v for k, v in self._player(video_id, count_block=False).items() if k != "streamingData"
+        }
+        initial_data = {"contents": {"twoColumnWatchNextResults": {}}}
+        return (
+            "<html><head><title>YouTube</title></head><body>"
+            f"<script>ytcfg.set({json.dumps(ytcfg)});</script>"
+            f"<script>var ytInitialPlayerResponse = {json.dumps(initial_player)};</script>"
+            f"<script>var ytInitialData = {json.dumps(initial_data)};</script>"
+            "</body></html>"
+        )
+
+    def _blocked_now(self, *, count: bool) -> bool:
+        with self._lock:
+            if self.block_first > 0:
+                if count:
+                    self.block_first -= 1
+                return True
+        return self.scenario == "bot_blocked"
+
+    def _player(self, video_id: str, *, count_block: bool = True) -> dict:
         if self.scenario == "unavailable":
             return {"playabilityStatus": {"status": "ERROR", "reason": "This video is unavailable"}}
         if self.scenario == "age_restricted":
@@ -727,15 +861,52 @@ class FakeYouTubeAdapter(BaseAdapter):
                     "reason": "This video may be inappropriate for some users.",
                 }
             }
-        if self.scenario == "bot_blocked":
-            return {
-                "playabilityStatus": {
-                    "status": "LOGIN_REQUIRED",
-                    "reason": "Sign in to confirm you\u2019re not a bot",
+        if self._blocked_now(count=count_block):
+            return {"playabilityStatus": {"status": "LOGIN_REQUIRED", "reason": BOT_REASON}}
+        description = "A lecture.\n\n" + "\n".join(f"{_clock(start)} {name}" for start, name in self.chapters)
+        answer: dict = {
+            "playabilityStatus": {"status": "OK", "playableInEmbed": True},
+            "videoDetails": {
+                "videoId": video_id,
+                "title": self.title,
+                "lengthSeconds": str(self.duration),
+                "shortDescription": description,
+                "channelId": "UCfakeChannel0000000000a",
+                "author": "Fake University",
+                "isLiveContent": False,
+                "isPrivate": False,
+                "viewCount": "1234",
+            },
+            "microformat": {
+                "playerMicroformatRenderer": {
+                    "title": {"simpleText": self.title},
+                    "lengthSeconds": str(self.duration),
+                    "category": "Education",
+                    "uploadDate": "2026-01-15",
+                    "isFamilySafe": True,
                 }
-            }
+            },
+            "streamingData": {
+                "expiresInSeconds": "21540",
+                "adaptiveFormats": [
+                    {
+                        "itag": 139,
+                        "url": f"https://{self.media_host}/videoplayback?id={video_id}&itag=139&source=youtube",
+                        "mimeType": self.audio_mime,
+                        "bitrate": 49000,
+                        "averageBitrate": 48000,
+                        **({"contentLength": str(len(self.audio))} if self.announce_size else {}),
+                        "approxDurationMs": str(self.duration * 1000),
+                        "audioQuality": "AUDIO_QUALITY_LOW",
+                        "audioSampleRate": "22050",
+                        "audioChannels": 1,
+                        "lastModified": "1700000000000000",
+                    }
+                ],
+            },
+        }
         if self.scenario == "disabled":
-            return {"playabilityStatus": {"status": "OK"}, "videoDetails": {"videoId": video_id}}
+            return answer
         tracks = [
             {
                 "baseUrl": f"https://www.youtube.com/api/timedtext?v=vid&lang={track['lang']}",
@@ -746,18 +917,42 @@ class FakeYouTubeAdapter(BaseAdapter):
             }
             for track in self.tracks
         ]
-        return {
-            "playabilityStatus": {"status": "OK"},
-            "captions": {
-                "playerCaptionsTracklistRenderer": {
-                    "captionTracks": tracks,
-                    "translationLanguages": [
-                        {"languageCode": code, "languageName": {"runs": [{"text": code.upper()}]}}
-                        for code in self.translations
-                    ],
-                }
-            },
+        answer["captions"] = {
+            "playerCaptionsTracklistRenderer": {
+                "captionTracks": tracks,
+                "translationLanguages": [
+                    {"languageCode": code, "languageName": {"runs": [{"text": code.upper()}]}}
+                    for code in self.translations
+                ],
+            }
         }
+        return answer
+
+    def _media(self, request: requests.PreparedRequest, url) -> requests.Response:
+        if url.path != "/videoplayback":
+            return self._response(request, 404, "")
+        data, total = self.audio, len(self.audio)
+        headers = {"Content-Type": self.audio_mime.split(";")[0], "Accept-Ranges": "bytes"}
+        wanted = request.headers.get("Range") or ""
+        if match := re.fullmatch(r"bytes=(\d+)-(\d*)", wanted):
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else total - 1, total - 1)
+            if start >= total:
+                return self._response(request, 416, b"", {"Content-Range": f"bytes */{total}"})
+            headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+            return self._response(request, 206, data[start : end + 1], headers)
+        return self._response(request, 200, data, headers)
+
+    def proxy_app(self, request: ProxiedRequest) -> tuple[int, dict[str, str], bytes]:
+        """Answer a request that came through ``InterceptingProxy`` (tests/fake_proxy.py)."""
+        prepared = requests.Request(
+            request.method, request.url, headers=request.headers, data=request.body or None
+        ).prepare()
+        try:
+            response = self.send(prepared)
+        except requests.RequestException as exc:
+            return 502, {"Content-Type": "text/plain"}, str(exc).encode()
+        return response.status_code, dict(response.headers), response.content
 
 
 def fake_youtube_session(scenario: str = "ok", **kwargs: Any) -> requests.Session:
@@ -769,6 +964,116 @@ def fake_youtube_session(scenario: str = "ok", **kwargs: Any) -> requests.Sessio
     session.mount("http://", adapter)
     session.fake = adapter  # type: ignore[attr-defined]
     return session
+
+
+# --- Audio that says words ----------------------------------------------------
+#
+# A fake speech recogniser needs audio whose words it can tell apart. Here a
+# "word" is one second of a pure tone, each word of ``TONE_WORDS`` at its own
+# pitch. ``tone_audio`` writes such a recording (WAV); ``hear_tones`` decodes
+# whatever audio it is given (with ffmpeg, so MP3 parts and M4A downloads
+# too) and tells the word of each whole second. So a fake transcription of
+# a part of a recording returns exactly the words that part contains, at
+# the seconds they are at: cutting at the wrong place shows in the text.
+
+_SENTENCE = (
+    "photosynthesis turns light into chemical energy inside the chloroplast where water splits "
+    "oxygen escapes carbon dioxide enters calvin cycle builds sugar from atmospheric plants grow "
+    "leaves store starch roots absorb minerals"
+)
+TONE_WORDS = tuple(_SENTENCE.split())
+_TONE_BASE_HZ = 300
+_TONE_STEP_HZ = 50
+TONE_SAMPLE_RATE = 8000
+
+
+def tone_audio(words: list[str], *, silence_after: dict[int, float] | None = None) -> bytes:
+    """A WAV recording: one second of tone per word (words from ``TONE_WORDS``;
+    None for a second of silence)."""
+    import math
+    import struct
+    import wave
+    from io import BytesIO
+
+    frames = bytearray()
+    for word in words:
+        if word is None:
+            frames += b"\0\0" * TONE_SAMPLE_RATE
+            continue
+        frequency = _TONE_BASE_HZ + _TONE_STEP_HZ * TONE_WORDS.index(word)
+        for n in range(TONE_SAMPLE_RATE):
+            frames += struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * n / TONE_SAMPLE_RATE)))
+    buffer = BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(TONE_SAMPLE_RATE)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
+
+
+def encode_audio(wav: bytes, extension: str) -> bytes:
+    """``wav`` re-encoded by ffmpeg (``m4a``, ``webm``, ``mp3``, ...)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as directory:
+        source, target = Path(directory) / "in.wav", Path(directory) / f"out.{extension}"
+        source.write_bytes(wav)
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-vn", str(target)],
+            check=True,
+            timeout=60,
+        )
+        return target.read_bytes()
+
+
+def hear_tones(audio: bytes) -> list[tuple[int, str]]:
+    """``(second, word)`` for every whole second of ``audio`` that holds a tone word."""
+    import array
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as directory:
+        source = Path(directory) / "upload"
+        source.write_bytes(audio)
+        command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(source), "-f", "s16le"]
+        command += ["-ac", "1", "-ar", str(TONE_SAMPLE_RATE), "-"]
+        decoded = subprocess.run(
+            command,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    samples = array.array("h", decoded[: len(decoded) // 2 * 2])
+    heard = []
+    for second in range(len(samples) // TONE_SAMPLE_RATE):
+        # The middle of the second: the edges may be smeared by the encoder.
+        window = samples[second * TONE_SAMPLE_RATE + 1600 : second * TONE_SAMPLE_RATE + 6400]
+        if max(abs(value) for value in window) < 2000:
+            continue  # silence
+        crossings = sum(1 for a, b in itertools.pairwise(window) if (a < 0) != (b < 0))
+        frequency = crossings / 2 / (len(window) / TONE_SAMPLE_RATE)
+        index = round((frequency - _TONE_BASE_HZ) / _TONE_STEP_HZ)
+        if 0 <= index < len(TONE_WORDS):
+            heard.append((second, TONE_WORDS[index]))
+    return heard
+
+
+def transcribe_tones() -> dict:
+    """A FakeOpenAI behaviour: the tone words of the uploaded audio, as
+    ``verbose_json`` with one phrase per word at its second (or plain JSON
+    when plain JSON was asked for)."""
+
+    def answer(recorded: Recorded) -> dict:
+        heard = hear_tones(recorded.uploads["file"])
+        if recorded.form.get("response_format") != "verbose_json":
+            return {"text": " ".join(word for _, word in heard)}
+        return verbose_transcription([(float(second), second + 1.0, word) for second, word in heard])
+
+    return respond(answer)
 
 
 # --- running a fake on its own ------------------------------------------------

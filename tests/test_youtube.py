@@ -1,11 +1,21 @@
 """YouTube links and transcripts; the transcripts come from a fake transport, never the network."""
 
+import logging
+
 import pytest
 import requests
 from django.test import override_settings
 
-from pipeline.extractors.base import ExtractionError
-from pipeline.extractors.youtube import _TimeoutSession, canonical_url, fetch_transcript, parse_video_id
+from pipeline.extractors.base import Anchor, Extracted, ExtractionError
+from pipeline.extractors.youtube import (
+    _TimeoutSession,
+    canonical_url,
+    fetch_transcript,
+    parse_video_id,
+    redact,
+    with_chapters,
+)
+from pipeline.extractors.ytdlp import Chapter, _Log
 from tests.fakes import FakeYouTubeAdapter, fake_youtube_session
 
 VID = "dQw4w9WgXcQ"
@@ -195,6 +205,8 @@ def test_errors_become_readable_extraction_errors(scenario, transient, words):
     assert words in caught.value.message
     if not transient:
         assert caught.value.message.startswith("This video has no transcript we can use: ")
+    if scenario in ("bot_blocked", "ip_blocked", "recaptcha"):
+        assert "set YOUTUBE_PROXY_URL to route YouTube requests through a proxy" in caught.value.message
     assert "github.com" not in caught.value.message  # none of the library's long advice
     assert caught.value.__cause__ is None
 
@@ -238,3 +250,116 @@ def test_the_default_session_times_out():
 def test_the_fake_transport_never_reaches_another_host():
     with pytest.raises(requests.ConnectionError):
         fake_youtube_session().get("https://example.com/")
+
+
+def test_a_paragraph_starts_at_each_break_given():
+    lines = [("One.", 0.0), ("Two.", 2.0), ("Three.", 4.0), ("Four.", 6.0)]
+    session = fake_youtube_session(tracks=[{"lang": "en", "lines": lines}])
+
+    extracted = fetch_transcript(VID, http_client=session, paragraph_breaks=[4.0])
+
+    assert extracted.text == "One. Two.\n\nThree. Four."
+    assert [a.seconds for a in extracted.anchors] == [0.0, 4.0]
+
+
+# --- chapters ----------------------------------------------------------------------------------
+
+
+def _phrases(*timed: tuple[float, str]) -> Extracted:
+    text, anchors = "", []
+    for seconds, phrase in timed:
+        if text:
+            text += " "
+        anchors.append(Anchor(len(text), seconds=seconds))
+        text += phrase
+    return Extracted(text=text, anchors=tuple(anchors))
+
+
+def test_a_chapter_heading_goes_before_its_first_phrase_even_mid_paragraph():
+    extracted = _phrases((0.0, "Hello."), (5.0, "Light first."), (12.0, "Then sugar."))
+
+    with_headings = with_chapters(extracted, [Chapter(0.0, "Start"), Chapter(10.0, "Sugar")])
+
+    assert with_headings.text == "## Start\n\nHello. Light first.\n\n## Sugar\n\nThen sugar."
+    starts = [(with_headings.text[a.offset :][:8], a.seconds) for a in with_headings.anchors]
+    assert starts == [
+        ("## Start", 0.0),
+        ("Hello. L", 0.0),
+        ("Light fi", 5.0),
+        ("## Sugar", 10.0),
+        ("Then sug", 12.0),
+    ]
+
+
+def test_chapters_without_speech_get_no_empty_heading():
+    extracted = _phrases((0.0, "Hello."), (30.0, "Later."))
+
+    chapters = [Chapter(0.0, "Start"), Chapter(10.0, "Music"), Chapter(25.0, "Later"), Chapter(99.0, "End")]
+
+    with_headings = with_chapters(extracted, chapters)
+
+    assert with_headings.text == "## Start\n\nHello.\n\n## Later\n\nLater."
+
+
+def test_a_chapter_title_is_one_plain_heading_line():
+    with_headings = with_chapters(_phrases((0.0, "Hi.")), [Chapter(0.0, "  ## Part\n one  ")])
+    assert with_headings.text == "## Part one\n\nHi."
+
+
+def test_no_chapters_leave_the_text_as_it_is():
+    extracted = _phrases((0.0, "Hi."))
+    assert with_chapters(extracted, []) is extracted
+
+
+# --- the proxy's credentials --------------------------------------------------------------------
+
+PROXY = "http://studynaut:s3cr%40t-pw@proxy.example:3128"
+
+
+@override_settings(YOUTUBE_PROXY_URL=PROXY)
+def test_redact_takes_out_the_proxy_url_and_its_password():
+    text = f"failed via {PROXY}; auth s3cr@t-pw and s3cr%40t-pw; other http://bob:hunter2@host:1/x"
+
+    cleaned = redact(text)
+
+    assert "s3cr" not in cleaned
+    assert "hunter2" not in cleaned
+    assert "http://[redacted]@host:1/x" in cleaned
+
+
+@override_settings(YOUTUBE_PROXY_URL="http://KEY0123456789@proxy.example:8001")
+def test_a_key_given_as_the_proxy_user_name_is_redacted_too():
+    assert redact("proxy KEY0123456789 refused") == "proxy [redacted] refused"
+
+
+@override_settings(YOUTUBE_PROXY_URL=PROXY)
+def test_yt_dlp_messages_reach_our_log_without_the_credentials(caplog):
+    caplog.set_level(logging.DEBUG, logger="pipeline")
+    log = _Log()
+
+    log.debug(f"[debug] Proxy map: {{'all': '{PROXY}'}}")
+    log.warning(f"proxy {PROXY} is slow")
+    log.error(f"ERROR: could not use {PROXY}")
+
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("pipeline")]
+    assert len(messages) == 3
+    assert not [message for message in messages if "s3cr" in message]
+
+
+def test_the_transcript_session_keeps_its_proxy_over_the_environments(monkeypatch):
+    # requests lets HTTPS_PROXY win over a Session's proxies; ours passes them with each request.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    session = _TimeoutSession(1.0)
+    session.proxies = {"https": "http://127.0.0.1:8", "http": "http://127.0.0.1:8"}
+    adapter = FakeYouTubeAdapter()
+    used = []
+    original = adapter.send
+
+    def send(request, **kwargs):
+        used.append(kwargs.get("proxies", {}).get("https"))
+        return original(request, **kwargs)
+
+    adapter.send = send
+    session.mount("https://", adapter)
+    session.get(f"https://www.youtube.com/watch?v={VID}")
+    assert used == ["http://127.0.0.1:8"]

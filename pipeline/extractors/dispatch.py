@@ -25,13 +25,13 @@ def extract_text(source: Source) -> Extracted:
 
         return Extracted(text=normalize_text(source.input_text))
     if kind == Source.Kind.YOUTUBE:
-        from .youtube import fetch_transcript, parse_video_id
+        from .youtube import extract_youtube, parse_video_id
 
         try:
             video_id = parse_video_id(source.url)
         except ValueError as exc:
             raise ExtractionError(str(exc)) from exc
-        return fetch_transcript(video_id)
+        return extract_youtube(video_id)
     if not source.file:
         raise ExtractionError("The source has no uploaded file.")
     try:

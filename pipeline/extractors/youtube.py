@@ -1,21 +1,42 @@
-"""YouTube: strict video URL parsing and transcripts via youtube-transcript-api.
+"""YouTube: strict video URL parsing, transcripts via youtube-transcript-api,
+and the whole extraction of a YOUTUBE source (``extract_youtube``).
 
 Only real YouTube video addresses (or a bare 11-character id) are accepted;
 nothing else is ever fetched, and what is fetched is always rebuilt from the
 id (``canonical_url``), never the user's URL.
+
+A video's text: its metadata first (``ytdlp.fetch_video_info``: title,
+duration, chapters; a video over ``YOUTUBE_MAX_DURATION`` is refused before
+anything else is downloaded), then its transcript; when it has none we can
+use and a transcription provider is configured, its audio is downloaded and
+transcribed (``ytdlp.download_audio``, ``audio.transcribe_file``). Chapters
+become ``## Title`` lines at their place in the text, anchored at their
+start second.
+
+``YOUTUBE_PROXY_URL`` (``http(s)://[user:password@]host:port``) sends every
+request of both libraries through that proxy, each by its own proxy option.
+Its credentials are secret: ``redact`` takes them out of every text we log
+or raise, and no message ever repeats the setting's value.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import parse_qs, urlsplit
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree.ElementTree import ParseError
 
 import requests
 from django.conf import settings
 
-from .base import Extracted, ExtractionError
+from .base import Anchor, Extracted, ExtractionError
+
+if TYPE_CHECKING:
+    from .ytdlp import Chapter
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +108,85 @@ def canonical_url(video_id: str) -> str:
     return f"https://www.youtube.com/watch?v={video_id}"
 
 
+# --- settings ------------------------------------------------------------------------------
+
+DEFAULT_MAX_DURATION = 4 * 3600
+
+
+def _proxy_setting() -> str:
+    return str(getattr(settings, "YOUTUBE_PROXY_URL", "") or "").strip()
+
+
+def proxy_url() -> str | None:
+    """``YOUTUBE_PROXY_URL``: the proxy every YouTube request goes through, or
+    None. Raises a permanent ExtractionError when it is not an http(s) URL
+    with a host (without repeating it: it may hold a password)."""
+    value = _proxy_setting()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ExtractionError(
+            "YOUTUBE_PROXY_URL is not a proxy address we can use: "
+            "give http://host:port or https://host:port, with user:password@ before the host if needed."
+        )
+    return value
+
+
+def max_duration_seconds() -> float:
+    """``YOUTUBE_MAX_DURATION``: longer videos are refused before any download."""
+    return float(getattr(settings, "YOUTUBE_MAX_DURATION", DEFAULT_MAX_DURATION))
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` without the proxy's credentials: the configured URL, its
+    password (as written and URL-decoded; the user name when there is no
+    password) and any ``user:password@`` of a URL."""
+    value = _proxy_setting()
+    if value:
+        try:
+            parts = urlsplit(value)
+            # Some proxy services take the key as the user name alone.
+            password = parts.password if parts.password is not None else parts.username
+        except ValueError:
+            password = None
+        secrets = [value, password, unquote(password or "")]
+        for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+    return _USERINFO.sub(r"\1[redacted]@", text)
+
+
+def blocked_error() -> ExtractionError:
+    """YouTube refuses our requests (bot check, HTTP 429): transient, and the
+    way out is named."""
+    if _proxy_setting():
+        advice = "try again later, or use another proxy in YOUTUBE_PROXY_URL."
+    else:
+        advice = "try again later, or set YOUTUBE_PROXY_URL to route YouTube requests through a proxy."
+    return ExtractionError(
+        f"YouTube is refusing our requests for now (too many requests or a blocked address); {advice}",
+        transient=True,
+    )
+
+
+# --- transcripts --------------------------------------------------------------------------
+
+
+class NoTranscript(ExtractionError):
+    """The video has no transcript we can use (``reason`` says why); its audio may still be."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"This video has no transcript we can use: {reason}", transient=False)
+        self.reason = reason
+
+
 class _TimeoutSession(requests.Session):
     """A Session whose requests time out (requests' default is to wait forever)."""
 
@@ -96,6 +196,11 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
+        if self.proxies:
+            # requests lets HTTP(S)_PROXY from the environment win over a
+            # Session's proxies (psf/requests#2018); given with each request,
+            # YOUTUBE_PROXY_URL stays in charge.
+            kwargs.setdefault("proxies", dict(self.proxies))
         return super().request(method, url, **kwargs)
 
 
@@ -108,22 +213,45 @@ def _language_variants(languages: list[str]) -> list[str]:
     return variants
 
 
-def _join_snippets(snippets) -> Extracted:
+# A caption that starts up to this long before a chapter's start belongs to
+# it (chapter marks are rounded to the second; speech is not).
+CHAPTER_TOLERANCE_SECONDS = 0.5
+
+
+def _join_snippets(snippets, *, breaks: Sequence[float] = ()) -> Extracted:
     """One text: snippets joined by spaces, a paragraph break after a pause of
-    3 s or more, each paragraph anchored at its first snippet's start."""
+    3 s or more and at each of ``breaks`` (seconds: chapter starts), each
+    paragraph anchored at its first snippet's start."""
     from .captions import join_timed
 
+    pending_breaks = sorted(float(second) - CHAPTER_TOLERANCE_SECONDS for second in breaks)
     paragraphs: list[tuple[float, list[str]]] = []
     previous_end = None
     for snippet in snippets:
         text = " ".join(str(snippet.text).split())
         if not text:
             continue
-        if not paragraphs or (previous_end is not None and snippet.start - previous_end >= 3.0):
-            paragraphs.append((float(snippet.start), []))
+        start = float(snippet.start)
+        crossed = False
+        while pending_breaks and start >= pending_breaks[0]:
+            pending_breaks.pop(0)
+            crossed = True
+        if not paragraphs or crossed or (previous_end is not None and start - previous_end >= 3.0):
+            paragraphs.append((start, []))
         paragraphs[-1][1].append(text)
-        previous_end = snippet.start + (snippet.duration or 0)
+        previous_end = start + (snippet.duration or 0)
     return join_timed([(start, " ".join(words)) for start, words in paragraphs if words])
+
+
+def _transcript_api(http_client: requests.Session | None):
+    from youtube_transcript_api import YouTubeTranscriptApi
+    from youtube_transcript_api.proxies import GenericProxyConfig
+
+    proxy = proxy_url()
+    if http_client is None:
+        http_client = _TimeoutSession(float(settings.PROVIDER_TIMEOUT))
+    config = GenericProxyConfig(http_url=proxy, https_url=proxy) if proxy else None
+    return YouTubeTranscriptApi(proxy_config=config, http_client=http_client)
 
 
 def fetch_transcript(
@@ -131,24 +259,25 @@ def fetch_transcript(
     *,
     languages: list[str] | None = None,
     http_client: requests.Session | None = None,
+    paragraph_breaks: Sequence[float] = (),
 ) -> Extracted:
-    """The transcript of a video as plain text, anchored at its times.
+    """The transcript of a video as plain text, anchored at its times, a new
+    paragraph at each of ``paragraph_breaks`` (seconds).
 
     Prefers ``languages`` (default ``YOUTUBE_LANGUAGES``), manual captions
     before generated ones; else any transcript, translated to the first
     preferred language when YouTube offers that, else as it is. Raises
-    ExtractionError: permanent when the video has no usable transcript,
-    transient for blocks and network errors.
+    NoTranscript when the video has no usable transcript, else
+    ExtractionError: permanent for an unavailable video, transient for
+    blocks and network errors.
     """
-    from youtube_transcript_api import YouTubeTranscriptApi, YouTubeTranscriptApiException
+    from youtube_transcript_api import YouTubeTranscriptApiException
 
     if not VIDEO_ID.fullmatch(video_id or ""):
         raise ExtractionError("Not a YouTube video id.")
     preferred = list(languages or settings.YOUTUBE_LANGUAGES or ["en"])
-    if http_client is None:
-        http_client = _TimeoutSession(float(settings.PROVIDER_TIMEOUT))
     try:
-        api = YouTubeTranscriptApi(http_client=http_client)
+        api = _transcript_api(http_client)
         transcripts = api.list(video_id)
         transcript = _choose(transcripts, preferred)
         fetched = transcript.fetch()
@@ -158,9 +287,9 @@ def fetch_transcript(
         # An answer of an unexpected shape (YouTube changes its pages now and then).
         logger.warning("unexpected YouTube answer for %s: %s", video_id, type(exc).__name__)
         raise ExtractionError("YouTube answered with a page we could not read.", transient=True) from None
-    extracted = _join_snippets(fetched)
+    extracted = _join_snippets(fetched, breaks=paragraph_breaks)
     if not extracted.text:
-        raise ExtractionError("This video has no transcript we can use: the transcript is empty.")
+        raise NoTranscript("the transcript is empty.")
     return extracted
 
 
@@ -191,27 +320,25 @@ def _map_error(exc: Exception) -> ExtractionError:
         return ExtractionError(f"This video has no transcript we can use: {reason}", transient=False)
 
     if isinstance(exc, yta.RequestBlocked):  # IpBlocked too
-        return ExtractionError(
-            "YouTube is refusing our requests for now (too many requests or a blocked address); "
-            "try again later.",
-            transient=True,
-        )
+        return blocked_error()
     if isinstance(exc, yta.TranscriptsDisabled):
-        return unusable("subtitles are disabled for this video.")
+        return NoTranscript("subtitles are disabled for this video.")
     if isinstance(exc, yta.NoTranscriptFound):
-        return unusable("no transcript is available for it.")
+        return NoTranscript("no transcript is available for it.")
+    if isinstance(exc, yta.PoTokenRequired | yta.NotTranslatable | yta.TranslationLanguageNotAvailable):
+        return NoTranscript("YouTube does not let us download its transcript.")
     if isinstance(exc, yta.AgeRestricted):
         return unusable("the video is age-restricted.")
     if isinstance(exc, yta.VideoUnavailable | yta.InvalidVideoId):
         return unusable("the video is unavailable.")
     if isinstance(exc, yta.VideoUnplayable):
-        reason = getattr(exc, "reason", None) or "it cannot be played here"
-        return unusable(f"the video is unplayable ({str(reason)[:120]}).")
-    if isinstance(exc, yta.PoTokenRequired | yta.NotTranslatable | yta.TranslationLanguageNotAvailable):
-        return unusable("YouTube does not let us download its transcript.")
+        reason = redact(str(getattr(exc, "reason", None) or "it cannot be played here"))
+        return unusable(f"the video is unplayable ({reason[:120]}).")
     if isinstance(exc, yta.YouTubeRequestFailed):
-        reason = str(getattr(exc, "reason", ""))
-        client_error = re.match(r"4\d\d ", reason) and not reason.startswith("429")
+        reason = redact(str(getattr(exc, "reason", "")))
+        if reason.startswith("429"):
+            return blocked_error()
+        client_error = re.match(r"4\d\d ", reason)
         return ExtractionError(
             f"YouTube request failed ({reason.split(' for url')[0][:80] or 'HTTP error'}).",
             transient=not client_error,
@@ -222,6 +349,8 @@ def _map_error(exc: Exception) -> ExtractionError:
         )
     if isinstance(exc, yta.YouTubeDataUnparsable):
         return ExtractionError("YouTube answered with a page we could not read.", transient=True)
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return proxy_unreachable_error(str(exc))
     if isinstance(exc, requests.Timeout):
         return ExtractionError("YouTube did not answer in time; try again later.", transient=True)
     if isinstance(exc, requests.RequestException):
@@ -231,3 +360,96 @@ def _map_error(exc: Exception) -> ExtractionError:
     if isinstance(exc, yta.CouldNotRetrieveTranscript):
         return unusable(f"{type(exc).__name__}.")
     return ExtractionError(f"Could not fetch the transcript ({type(exc).__name__}).", transient=True)
+
+
+def proxy_unreachable_error(detail: str) -> ExtractionError:
+    """The proxy itself failed: wrong credentials (permanent) or unreachable (transient)."""
+    if re.search(r"\b407\b", detail):
+        return ExtractionError(
+            "The proxy in YOUTUBE_PROXY_URL refused our credentials (HTTP 407); check the user and password."
+        )
+    return ExtractionError(
+        "Could not reach YouTube through the proxy in YOUTUBE_PROXY_URL; try again later.", transient=True
+    )
+
+
+# --- chapters ------------------------------------------------------------------------------
+
+
+def _heading(title: str) -> str:
+    return " ".join(str(title).split()).lstrip("#").strip()[:200]
+
+
+def with_chapters(extracted: Extracted, chapters: Sequence[Chapter]) -> Extracted:
+    """``extracted`` with a ``## Title`` line before the first timed phrase of
+    each chapter, anchored at the chapter's start. A chapter in which nothing
+    is said gets no heading (the next chapter's heading stands there)."""
+    anchors = list(extracted.anchors)
+    headings: dict[int, Chapter] = {}  # anchor index -> the chapter that starts there
+    for chapter in sorted(chapters, key=lambda chapter: chapter.start_seconds):
+        if not _heading(chapter.title):
+            continue
+        for index, anchor in enumerate(anchors):
+            if (
+                anchor.seconds is not None
+                and anchor.seconds >= chapter.start_seconds - CHAPTER_TOLERANCE_SECONDS
+            ):
+                headings[index] = chapter
+                break
+    if not headings:
+        return extracted
+    text = extracted.text
+    out = ""
+    new_anchors: list[Anchor] = []
+    copied = 0
+    for index, anchor in enumerate(anchors):
+        out += text[copied : anchor.offset]
+        copied = anchor.offset
+        if index in headings:
+            chapter = headings[index]
+            out = out.rstrip()
+            if out:
+                out += "\n\n"
+            new_anchors.append(Anchor(len(out), seconds=round(chapter.start_seconds, 3)))
+            out += f"## {_heading(chapter.title)}\n\n"
+        new_anchors.append(Anchor(len(out), page=anchor.page, seconds=anchor.seconds))
+    out += text[copied:]
+    return Extracted(text=out, anchors=tuple(new_anchors), title=extracted.title)
+
+
+# --- the whole extraction ---------------------------------------------------------------------
+
+
+def extract_youtube(video_id: str) -> Extracted:
+    """The text of a YouTube video (transcript, else transcribed audio), with
+    its chapters as headings, anchored at its seconds, titled with its title.
+    Raises ExtractionError (``transient`` for what may work later)."""
+    from .audio import transcription_configured
+    from .ytdlp import fetch_video_info
+
+    if not VIDEO_ID.fullmatch(video_id or ""):
+        raise ExtractionError("Not a YouTube video id.")
+    info = fetch_video_info(video_id)
+    chapter_starts = [chapter.start_seconds for chapter in info.chapters]
+    try:
+        extracted = fetch_transcript(video_id, paragraph_breaks=chapter_starts)
+    except NoTranscript as missing:
+        if not transcription_configured():
+            raise ExtractionError(
+                f"This video has no captions we can use ({missing.reason.rstrip('.')}). "
+                "With an OpenAI key (OPENAI_API_KEY), Studynaut would transcribe its audio instead."
+            ) from None
+        logger.info("no usable transcript for %s: transcribing its audio", video_id)
+        extracted = transcribe_video_audio(video_id)
+    extracted = with_chapters(extracted, info.chapters)
+    return Extracted(text=extracted.text, anchors=extracted.anchors, title=info.title)
+
+
+def transcribe_video_audio(video_id: str) -> Extracted:
+    """The transcribed audio of a video; the download is deleted afterwards, whatever happens."""
+    from .audio import transcribe_file
+    from .ytdlp import download_audio
+
+    with tempfile.TemporaryDirectory(prefix="studynaut-youtube-") as directory:
+        path = download_audio(video_id, directory=Path(directory))
+        return transcribe_file(path, filename=path.name)
