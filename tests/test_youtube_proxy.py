@@ -17,10 +17,11 @@ import certifi
 import pytest
 from django.test import override_settings
 
-from notes.models import JobRecord, Source
+from notes.models import Source
 from pipeline import ratelimit
 from pipeline.extractors.base import ExtractionError
 from pipeline.extractors.youtube import extract_youtube
+from pipeline.models import JobRecord
 from tests.fake_proxy import InterceptingProxy, TestCA, free_port
 from tests.fakes import (
     TONE_WORDS,
@@ -390,7 +391,7 @@ def test_a_blocked_youtube_source_is_retried_and_completes(celery_worker, user, 
     assert source.title == "Photosynthesis, from light to sugar"
     assert source.extracted_text == "## Welcome\n\nWelcome to the lecture.\n\n## Light\n\nPlants need light."
     retried = JobRecord.objects.get(
-        source=source, job_type=JobRecord.JobType.EXTRACT_SOURCE_TEXT, state=JobRecord.State.RETRY
+        source=source, job_type="EXTRACT_SOURCE_TEXT", state=JobRecord.State.RETRY
     )
     assert "YOUTUBE_PROXY_URL" in retried.error
 

@@ -43,9 +43,6 @@ from .base import Anchor, Extracted, ExtractionError, anchor_at
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # the OpenAI speech-to-text limit
-DEFAULT_SEGMENT_SECONDS = 600.0
-DEFAULT_OVERLAP_SECONDS = 5.0
 NO_KEY = "This audio cannot be transcribed: audio needs a transcription provider (set OPENAI_API_KEY)."
 NO_SPEECH = "The audio contained no speech we could transcribe."
 
@@ -63,23 +60,23 @@ SEAM_MIN_MATCH_WORDS = 2
 
 def transcription_configured() -> bool:
     """A transcription provider is set up (today: an OpenAI key)."""
-    return bool(getattr(settings, "OPENAI_API_KEY", ""))
+    return bool(settings.OPENAI_API_KEY)
 
 
 def max_upload_bytes() -> int:
     """The largest file the transcription provider takes (``OPENAI_TRANSCRIBE_MAX_BYTES``)."""
-    return int(getattr(settings, "OPENAI_TRANSCRIBE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(settings.OPENAI_TRANSCRIBE_MAX_BYTES)
 
 
 def segment_seconds() -> float:
     """The longest part long audio is cut into (``AUDIO_SEGMENT_SECONDS``)."""
-    return float(getattr(settings, "AUDIO_SEGMENT_SECONDS", DEFAULT_SEGMENT_SECONDS))
+    return float(settings.AUDIO_SEGMENT_SECONDS)
 
 
 def segment_overlap_seconds() -> float:
     """How much consecutive parts overlap (``AUDIO_SEGMENT_OVERLAP_SECONDS``), so
     that a word cut at a part's end is heard whole at the next one's start."""
-    return float(getattr(settings, "AUDIO_SEGMENT_OVERLAP_SECONDS", DEFAULT_OVERLAP_SECONDS))
+    return float(settings.AUDIO_SEGMENT_OVERLAP_SECONDS)
 
 
 # --- planning ---------------------------------------------------------------------------
@@ -217,16 +214,15 @@ def _create_transcription(handle: IO[bytes], *, filename: str, timestamps: bool)
     import openai
 
     from pipeline import ratelimit
+    from pipeline.providers import registry
     from pipeline.providers.openai_ai import get_client, map_openai_error
 
-    timeout = getattr(settings, "OPENAI_TRANSCRIBE_TIMEOUT", None) or 8 * float(settings.PROVIDER_TIMEOUT)
+    timeout = settings.OPENAI_TRANSCRIBE_TIMEOUT
     extra: dict[str, Any] = (
         {"response_format": "verbose_json", "timestamp_granularities": ["segment"]} if timestamps else {}
     )
     try:
-        ratelimit.acquire(
-            "openai", settings.OPENAI_RPM, max_wait=float(getattr(settings, "RATE_LIMIT_MAX_WAIT", 30.0))
-        )
+        registry.acquire("openai")
         client = get_client(timeout=float(timeout))
         return client.audio.transcriptions.create(
             model=settings.OPENAI_TRANSCRIBE_MODEL, file=(filename or "audio", handle), **extra

@@ -47,11 +47,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGES = 500
 # Defaults of the settings read in PdfLimits.from_settings.
-DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024
-DEFAULT_TIME_LIMIT_SECONDS = 120.0
-DEFAULT_MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
-DEFAULT_MAX_CONTENT_TOKENS = 5_000_000
-DEFAULT_MAX_TEXT_CHARS = 200_000
 # pypdf's raw text holds more blanks than the cleaned text: the child stops
 # once it has this many times MAX_TEXT_CHARS.
 RAW_TEXT_FACTOR = 4
@@ -90,30 +85,26 @@ _HEADING_MIN_RATIO = 1.15
 class PdfLimits:
     """What one PDF may cost. ``seconds`` is wall-clock time of the child."""
 
-    memory_bytes: int = DEFAULT_MEMORY_BYTES
-    seconds: float = DEFAULT_TIME_LIMIT_SECONDS
+    memory_bytes: int
+    seconds: float
+    max_decompressed_bytes: int
+    max_content_tokens: int
+    max_text_chars: int
     max_pages: int = MAX_PAGES
-    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
-    max_content_tokens: int = DEFAULT_MAX_CONTENT_TOKENS
-    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
 
     @classmethod
     def from_settings(cls) -> PdfLimits:
         """The limits of the settings; the time limit always ends before the
         task's soft time limit, so that the task reports it as the PDF's."""
-        seconds = float(getattr(settings, "PDF_EXTRACTION_TIME_LIMIT", DEFAULT_TIME_LIMIT_SECONDS))
-        soft_limit = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None)
-        if soft_limit:
-            seconds = min(seconds, max(1.0, soft_limit - max(1.0, soft_limit / 10)))
+        soft_limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+        seconds = min(settings.PDF_EXTRACTION_TIME_LIMIT, max(1.0, soft_limit - max(1.0, soft_limit / 10)))
         return cls(
-            memory_bytes=int(getattr(settings, "PDF_EXTRACTION_MEMORY_LIMIT", DEFAULT_MEMORY_BYTES)),
+            memory_bytes=settings.PDF_EXTRACTION_MEMORY_LIMIT,
             seconds=seconds,
             max_pages=MAX_PAGES,
-            max_decompressed_bytes=int(
-                getattr(settings, "PDF_MAX_DECOMPRESSED_BYTES", DEFAULT_MAX_DECOMPRESSED_BYTES)
-            ),
-            max_content_tokens=int(getattr(settings, "PDF_MAX_CONTENT_TOKENS", DEFAULT_MAX_CONTENT_TOKENS)),
-            max_text_chars=int(getattr(settings, "MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)),
+            max_decompressed_bytes=settings.PDF_MAX_DECOMPRESSED_BYTES,
+            max_content_tokens=settings.PDF_MAX_CONTENT_TOKENS,
+            max_text_chars=settings.MAX_TEXT_CHARS,
         )
 
     def for_reader(self) -> ReaderLimits:

@@ -110,11 +110,9 @@ def canonical_url(video_id: str) -> str:
 
 # --- settings ------------------------------------------------------------------------------
 
-DEFAULT_MAX_DURATION = 4 * 3600
-
 
 def _proxy_setting() -> str:
-    return str(getattr(settings, "YOUTUBE_PROXY_URL", "") or "").strip()
+    return settings.YOUTUBE_PROXY_URL
 
 
 def proxy_url() -> str | None:
@@ -139,7 +137,7 @@ def proxy_url() -> str | None:
 
 def max_duration_seconds() -> float:
     """``YOUTUBE_MAX_DURATION``: longer videos are refused before any download."""
-    return float(getattr(settings, "YOUTUBE_MAX_DURATION", DEFAULT_MAX_DURATION))
+    return float(settings.YOUTUBE_MAX_DURATION)
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")

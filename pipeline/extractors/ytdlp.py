@@ -50,14 +50,13 @@ from .youtube import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_AUDIO_BYTES = 200 * 1024 * 1024  # the smallest audio of a 4 h video is ~90 MB
 # Where YouTube serves media from.
 _MEDIA_HOST_SUFFIXES = (".googlevideo.com", ".youtube.com")
 
 
 def max_audio_bytes() -> int:
     """``YOUTUBE_MAX_AUDIO_BYTES``: the largest audio download of one video."""
-    return int(getattr(settings, "YOUTUBE_MAX_AUDIO_BYTES", DEFAULT_MAX_AUDIO_BYTES))
+    return int(settings.YOUTUBE_MAX_AUDIO_BYTES)
 
 
 @dataclass(frozen=True)

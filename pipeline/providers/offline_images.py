@@ -44,7 +44,6 @@ SALT = "studynaut.generated-diagram.v1"
 # Tokens made before diagrams: a bare description. Re-signed as cards where
 # the API serves stored notes, never served as they are.
 LEGACY_SALT = "studynaut.generated-image"
-DEFAULT_LINK_MAX_AGE = 24 * 3600
 PATH_PREFIX = "/images/generated/"
 MAX_URL_CHARS = 2000  # Visual.image_url
 CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
@@ -53,7 +52,7 @@ _TOKEN = r"(\.?[A-Za-z0-9_\-:]+)"
 
 def link_max_age() -> int:
     """Seconds a signed link to a generated picture stays valid."""
-    return int(getattr(settings, "GENERATED_IMAGE_LINK_MAX_AGE", DEFAULT_LINK_MAX_AGE))
+    return int(settings.GENERATED_IMAGE_LINK_MAX_AGE)
 
 
 class _LinkSigner(signing.TimestampSigner):

@@ -179,7 +179,7 @@ def map_openai_error(exc: Exception, *, what: str = "OpenAI") -> ProviderError:
     """An SDK exception as a ProviderError: transient or not, short, without secrets."""
     import openai
 
-    key = getattr(settings, "OPENAI_API_KEY", "")
+    key = settings.OPENAI_API_KEY
 
     def fail(message: str, *, transient: bool, retry_after: float | None = None) -> ProviderError:
         return ProviderError(scrub(message, key), transient=transient, retry_after=retry_after, provider=NAME)
