@@ -173,6 +173,41 @@ class TextChunk(models.Model):
         return f"Part {self.index + 1} of source #{self.source_id}"
 
 
+class AudioSegment(models.Model):
+    """A part of a recording too long for one request to the transcription
+    provider (EXTRACT_SOURCE_TEXT fans out over the parts). The part's audio
+    is kept in storage until the transcript is joined; its transcript is
+    kept, so a retry pays only for the parts not transcribed."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        PROCESSING = "PROCESSING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED)
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="audio_segments")
+    index = models.PositiveIntegerField()
+    start_seconds = models.FloatField()
+    # The part's audio in Django storage ("" once the transcript is joined).
+    part = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # {"text": ..., "anchors": [[offset, page, seconds], ...]}
+    transcript = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "index"], name="audio_segment_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audio part {self.index + 1} of source #{self.source_id}"
+
+
 class Note(models.Model):
     source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="note")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")

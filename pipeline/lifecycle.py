@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from notes.models import Source
+from notes.models import AudioSegment, Source
 
 from . import canvas, services, steps
 
@@ -75,18 +75,24 @@ def source_create(
 
 def source_delete(*, source: Source) -> None:
     """Delete a source with its visuals, note, quiz and cards; its uploaded
-    file goes once the deletion is committed (a rollback keeps both)."""
-    source_id, file_name, storage = source.pk, source.file.name, source.file.storage
+    file and the kept parts of a long recording go once the deletion is
+    committed (a rollback keeps all)."""
+    source_id, storage = source.pk, source.file.storage
+    names = [source.file.name] if source.file else []
+    names += [
+        part for part in AudioSegment.objects.filter(source=source).values_list("part", flat=True) if part
+    ]
     with transaction.atomic():
         source.delete()
-        if file_name:
+        if names:
 
-            def delete_upload() -> None:
+            def delete_files() -> None:
                 # A named function: Django logs a failed robust hook by its
                 # __qualname__, which a partial does not have.
-                storage.delete(file_name)
+                for name in names:
+                    storage.delete(name)
 
-            transaction.on_commit(delete_upload, robust=True)
+            transaction.on_commit(delete_files, robust=True)
     logger.info("source %s deleted", source_id)
 
 

@@ -17,22 +17,30 @@ canvas runs them as a chord); ``None`` means the step did its work itself.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import connections, transaction
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
-from notes.models import Flashcard, Note, QuizQuestion, Source, TextChunk, Visual
+from notes.models import AudioSegment, Flashcard, Note, QuizQuestion, Source, TextChunk, Visual
 
 from . import chunking
 from .errors import ExtractionError, PipelineError, ProviderError
-from .extractors.base import Extracted
+from .extractors import audio
+from .extractors.base import Chapter, Extracted
 from .extractors.dispatch import extract_text
+from .extractors.youtube import with_chapters
 from .placeholders import find_placeholders, neutralize_markers, placeholder_id
 from .providers import registry
 from .providers.base import Completion
@@ -63,11 +71,7 @@ def _record_usage(*completions: Completion, source_id: int, provider: str) -> No
 # --- EXTRACT_SOURCE_TEXT -------------------------------------------------------
 
 
-def source_extract_text(*, source_id: int) -> None:
-    """Fill ``extracted_text`` and its map back to the source; take the
-    document's own title when the source has none."""
-    source = Source.objects.get(pk=source_id)
-    extracted = extract_text(source)
+def _store_extracted(*, source_id: int, extracted: Extracted) -> None:
     text = extracted.text
     if not text.strip():
         raise ExtractionError("No text could be extracted from the source.")
@@ -81,6 +85,99 @@ def source_extract_text(*, source_id: int) -> None:
         text_map=extracted.text_map(),
         title=Case(When(title="", then=Value(extracted.title[:255])), default=F("title")),
     )
+
+
+def _keep_audio_part(source_id: int, index: int, path: Path) -> str:
+    with path.open("rb") as handle:
+        return default_storage.save(f"audio-parts/{source_id}/{index:04d}{path.suffix}", File(handle))
+
+
+def source_extract_text(*, source_id: int) -> list[int] | None:
+    """Fill ``extracted_text`` and its map back to the source; take the
+    document's own title when the source has none. A recording too long for
+    one request is cut into parts kept in storage: returns their ids (one
+    transcription task each; the join assembles the text)."""
+    source = Source.objects.get(pk=source_id)
+    if source.extracted_text:
+        return None  # extracted already (a redelivery, a resume)
+    if AudioSegment.objects.filter(source_id=source_id).exists():
+        return list(
+            AudioSegment.objects.filter(source_id=source_id, status=AudioSegment.Status.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+    result = extract_text(source, keep_part=partial(_keep_audio_part, source_id))
+    if isinstance(result, Extracted):
+        _store_extracted(source_id=source_id, extracted=result)
+        return None
+    AudioSegment.objects.bulk_create(
+        AudioSegment(source_id=source_id, index=index, start_seconds=start, part=name)
+        for index, (start, name) in enumerate(result.parts)
+    )
+    Source.objects.filter(pk=source_id).update(
+        text_map={"chapters": [[chapter.start_seconds, chapter.title] for chapter in result.chapters]},
+        title=Case(When(title="", then=Value(result.title[:255])), default=F("title")),
+    )
+    return list(AudioSegment.objects.filter(source_id=source_id).values_list("pk", flat=True))
+
+
+def segment_transcribe(*, source_id: int, item_id: int) -> None:
+    """The transcript of one part of a long recording, kept on the part."""
+    claimed = AudioSegment.objects.filter(pk=item_id, status=AudioSegment.Status.PENDING)
+    if not claimed.update(status=AudioSegment.Status.PROCESSING, updated_at=timezone.now()):
+        return
+    segment = AudioSegment.objects.get(pk=item_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix="studynaut-part-") as directory:
+            path = Path(directory) / Path(segment.part).name
+            with default_storage.open(segment.part, "rb") as stored, path.open("wb") as local:
+                shutil.copyfileobj(stored, local, length=1024 * 1024)
+            extracted = audio.transcribe_part(path, start_seconds=segment.start_seconds)
+    except BaseException:
+        # Not a final outcome (a retry, our rate limit, a time limit): hand
+        # the part back for the next attempt.
+        AudioSegment.objects.filter(pk=item_id, status=AudioSegment.Status.PROCESSING).update(
+            status=AudioSegment.Status.PENDING
+        )
+        raise
+    AudioSegment.objects.filter(pk=item_id).exclude(status__in=AudioSegment.FINAL_STATUSES).update(
+        status=AudioSegment.Status.COMPLETED,
+        transcript={"text": extracted.text, "anchors": [anchor.as_list() for anchor in extracted.anchors]},
+        error_message="",
+        updated_at=timezone.now(),
+    )
+
+
+def source_join_transcript(*, source_id: int) -> None:
+    """The transcripts of every part, joined in order (the words heard twice
+    in an overlap kept once), with a video's chapters as headings. A part that
+    failed for good fails the source, saying which."""
+    if Source.objects.filter(pk=source_id).exclude(extracted_text="").exists():
+        return  # joined already (a duplicate join)
+    segments = list(AudioSegment.objects.filter(source_id=source_id).order_by("index"))
+    pending = sum(1 for segment in segments if segment.status not in AudioSegment.FINAL_STATUSES)
+    if pending:
+        raise NotReady(pending, "part(s) of the recording")
+    for segment in segments:
+        if segment.status == AudioSegment.Status.FAILED:
+            raise ExtractionError(
+                f"Part {segment.index + 1} of {len(segments)} of the recording could not be transcribed: "
+                f"{segment.error_message}"
+            )
+    texts = [Extracted.from_stored(segment.transcript["text"], segment.transcript) for segment in segments]
+    joined = audio.spoken_text(texts)
+    chapters = (Source.objects.values_list("text_map", flat=True).get(pk=source_id) or {}).get("chapters", [])
+    if chapters:
+        joined = with_chapters(joined, [Chapter(float(start), str(title)) for start, title in chapters])
+    _store_extracted(source_id=source_id, extracted=joined)
+    names = [segment.part for segment in segments if segment.part]
+    AudioSegment.objects.filter(source_id=source_id).update(part="")
+
+    def delete_parts() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete_parts, robust=True)
 
 
 # --- PROCESS_SOURCE_TEXT -------------------------------------------------------
@@ -437,7 +534,7 @@ def study_tools_generate(*, source_id: int) -> None:
 # PROCESSING, COMPLETED, FAILED), FINAL_STATUSES and an error_message; the
 # step table says which model a fan-out works on.
 
-ItemModel = type[Visual] | type[TextChunk]
+ItemModel = type[Visual] | type[TextChunk] | type[AudioSegment]
 
 
 def item_fail(*, model: ItemModel, item_id: int, message: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from notes.models import Source, TextChunk, Visual
+from notes.models import AudioSegment, Source, TextChunk, Visual
 
 from . import services
 
@@ -58,7 +58,7 @@ class Step:
     # Shown before the failure's own message (FINISH_WITH_ERRORS).
     failure_prefix: str = ""
     # The item step of a fan-out: the model of its items (RECORD_ON_ITEM).
-    item_model: type[Visual] | type[TextChunk] | None = None
+    item_model: type[Visual] | type[TextChunk] | type[AudioSegment] | None = None
     fan_out: FanOut | None = None
     # The stage a source waits in between the previous step and this one.
     waiting_stage: str | None = None
@@ -96,6 +96,24 @@ EXTRACT_SOURCE_TEXT = Step(
     label="Extracting text",
     run=services.source_extract_text,
     applies_to=_needs_extraction,
+    fan_out=FanOut(
+        item=Step(
+            job_type="TRANSCRIBE_AUDIO_SEGMENT",
+            stage=Stage.EXTRACTING_TEXT,
+            queue=QUEUE_AI,
+            label="Transcribing the recording, part by part",
+            run=services.segment_transcribe,
+            on_failure=OnFailure.RECORD_ON_ITEM,
+            item_model=AudioSegment,
+        ),
+        join=Step(
+            job_type="JOIN_TRANSCRIPT",
+            stage=Stage.EXTRACTING_TEXT,
+            queue=QUEUE_BOOKKEEPING,
+            label="Joining the parts of the transcript",
+            run=services.source_join_transcript,
+        ),
+    ),
 )
 
 PROCESS_SOURCE_TEXT = Step(
@@ -281,7 +299,7 @@ def chain_step_of(step: Step) -> Step:
     raise KeyError(step.job_type)
 
 
-def item_models() -> tuple[type[Visual] | type[TextChunk], ...]:
+def item_models() -> tuple[type[Visual] | type[TextChunk] | type[AudioSegment], ...]:
     return tuple(step.item_model for step in all_steps() if step.item_model is not None)
 
 

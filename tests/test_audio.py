@@ -10,10 +10,11 @@ from django.test import override_settings
 from pipeline import ratelimit
 from pipeline.extractors.audio import (
     Segment,
+    cut_parts,
     join_transcripts,
     plan_segments,
     transcribe_audio,
-    transcribe_segment,
+    transcribe_part,
 )
 from pipeline.extractors.base import Anchor, Extracted, ExtractionError
 from tests.fakes import (
@@ -289,7 +290,10 @@ def test_a_segment_is_transcribed_with_seconds_of_the_whole_recording(fake, tmp_
     path = tmp_path / "lecture.wav"
     path.write_bytes(tone_audio(WORDS))
 
-    part = transcribe_segment(path, segment=Segment(1, start_seconds=6.0, duration_seconds=8.0))
+    second = cut_parts(path, directory=tmp_path)[1]
+    assert second.segment.start_seconds == 6.0
+
+    part = transcribe_part(second.path, start_seconds=second.segment.start_seconds)
 
     assert part.text.split() == WORDS[6:14]
     assert [anchor.seconds for anchor in part.anchors] == [float(second) for second in range(6, 14)]

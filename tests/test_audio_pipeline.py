@@ -5,11 +5,13 @@ transcribed in parts by FakeOpenAI and joined, with its seconds kept."""
 import tempfile
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from notes.models import Note, Source
 from pipeline.extractors.base import Extracted
+from pipeline.models import JobRecord
 from tests.fakes import TONE_WORDS, FakeOpenAI, tone_audio, transcribe_tones
 
 from .pipeline_helpers import submit, wait_until_final
@@ -55,6 +57,11 @@ def test_a_long_audio_source_is_transcribed_in_parts_and_becomes_a_note(
     assert source.processing_status in (Source.Status.COMPLETED, Source.Status.COMPLETED_WITH_ERRORS)
     assert source.processing_stage is None, source.error_message
     assert transcriber.count("transcription") == 3
+    # One task per part, in parallel, then the join.
+    records = JobRecord.objects.filter(source=source)
+    assert records.filter(job_type="TRANSCRIBE_AUDIO_SEGMENT", state=JobRecord.State.SUCCESS).count() == 3
+    assert records.filter(job_type="JOIN_TRANSCRIPT", state=JobRecord.State.SUCCESS).count() == 1
+    assert not default_storage.listdir(f"audio-parts/{source.pk}")[1]  # the kept parts are gone
     assert source.extracted_text.split() == WORDS
     extracted = Extracted.from_stored(source.extracted_text, source.text_map)
     assert [(a.seconds, extracted.text[a.offset :].split()[0]) for a in extracted.anchors] == [

@@ -91,7 +91,6 @@ def transcriber():
             OPENAI_API_KEY=KEY,
             OPENAI_BASE_URL=fake.base_url,
             OPENAI_RPM=100_000,
-            CELERY_BROKER_URL="memory://",
         ),
     ):
         ratelimit.reset_memory()
@@ -418,3 +417,34 @@ def test_the_proxy_password_is_in_no_log_error_or_stored_message(
     for record in caplog.records:
         assert secrets_in(record.getMessage()) == [], record.getMessage()
         assert secrets_in(str(record.exc_info or "")) == []
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_long_video_without_captions_is_transcribed_in_parallel_parts_with_its_chapters(
+    celery_worker, user, proxy, youtube, transcriber, temp_dir, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    words = list(TONE_WORDS[:20])
+    youtube.scenario = "disabled"
+    youtube.chapters = [(0, "Light"), (10, "Water")]
+    youtube.audio = encode_audio(tone_audio(words), "m4a")
+
+    with override_settings(
+        OPENAI_TRANSCRIBE_MAX_BYTES=len(youtube.audio) - 1,
+        AUDIO_SEGMENT_SECONDS=8,
+        AUDIO_SEGMENT_OVERLAP_SECONDS=2,
+    ):
+        source = wait_until_final(submit(user, kind=Source.Kind.YOUTUBE, url=VID))
+
+    assert source.processing_stage is None, source.error_message
+    assert source.title == "Photosynthesis, from light to sugar"
+    assert source.extracted_text == (
+        "## Light\n\n" + " ".join(words[:10]) + "\n\n## Water\n\n" + " ".join(words[10:])
+    )
+    # Three parts (0-8, 6-14, 12-20 s), one task each, then the join.
+    parts = JobRecord.objects.filter(source=source, job_type="TRANSCRIBE_AUDIO_SEGMENT")
+    assert parts.count() == transcriber.count("transcription") == 3
+    assert JobRecord.objects.filter(source=source, job_type="JOIN_TRANSCRIPT").count() == 1
+    assert list(temp_dir.iterdir()) == []
+    kept = tmp_path / "media" / "audio-parts" / str(source.pk)
+    assert not kept.exists() or not list(kept.iterdir())

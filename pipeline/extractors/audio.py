@@ -12,12 +12,12 @@ of at most ``AUDIO_SEGMENT_SECONDS`` that overlap by
 (``media.py``: ffmpeg, and why); each part is transcribed on its own and the
 texts are joined in order, the words heard twice in an overlap kept once.
 
-The steps are plain functions over a local file, so that the pipeline can
-run the parts as parallel tasks later::
+The steps are plain functions over local files, so that the pipeline runs
+the parts as parallel tasks (EXTRACT_SOURCE_TEXT fans out over them)::
 
-    segments = plan_segments(path)                       # list[Segment], JSON-able
-    parts = [transcribe_segment(path, segment=s) for s in segments]
-    extracted = join_transcripts(parts)
+    parts = cut_parts(path, directory=...)               # list[AudioPart]: Segment + its file
+    texts = [transcribe_part(p.path, start_seconds=p.segment.start_seconds) for p in parts]
+    extracted = join_transcripts(texts)
 
 ``transcribe_file`` does exactly that in turn. The transcription is asked
 for timestamps (``verbose_json``), so the text's anchors carry the second
@@ -141,17 +141,25 @@ def plan_segments(path: Path) -> list[Segment]:
 # --- transcribing -----------------------------------------------------------------------
 
 
-def transcribe_segment(path: Path, *, segment: Segment, filename: str = "") -> Extracted:
-    """The text of one segment of the audio at ``path``, its anchors in seconds
-    from the start of the whole recording. The text may be empty (a silent
-    part). Raises ExtractionError (``transient`` for retryable failures)."""
-    path = Path(path)
-    if segment.whole_file:
-        with path.open("rb") as handle:
-            return _transcribe_upload(handle, filename=filename or path.name, offset=0.0)
-    with tempfile.TemporaryDirectory(prefix="studynaut-part-") as directory:
+@dataclass(frozen=True)
+class AudioPart:
+    """A segment of a recording and the local file that holds it, ready to send."""
+
+    segment: Segment
+    path: Path
+
+
+def cut_parts(path: Path, *, directory: Path) -> list[AudioPart]:
+    """The audio at ``path`` as parts that each fit one request: the file
+    itself when it fits, else overlapping parts cut into ``directory``."""
+    segments = plan_segments(Path(path))
+    if len(segments) == 1:
+        return [AudioPart(segments[0], Path(path))]
+    logger.info("audio over the upload limit: %d parts", len(segments))
+    parts = []
+    for segment in segments:
         part = media.cut_audio(
-            path,
+            Path(path),
             start_seconds=segment.start_seconds,
             duration_seconds=segment.duration_seconds,
             destination=Path(directory) / f"part-{segment.index:04d}.{media.PART_EXTENSION}",
@@ -160,8 +168,18 @@ def transcribe_segment(path: Path, *, segment: Segment, filename: str = "") -> E
             raise ExtractionError(
                 "A part of the audio came out larger than the upload limit; lower AUDIO_SEGMENT_SECONDS."
             )
-        with part.open("rb") as handle:
-            return _transcribe_upload(handle, filename=part.name, offset=segment.start_seconds)
+        parts.append(AudioPart(segment, part))
+    return parts
+
+
+def transcribe_part(path: Path, *, start_seconds: float = 0.0, filename: str = "") -> Extracted:
+    """The text of one prepared part (sent as it is), its anchors in seconds
+    from the start of the whole recording. May be empty (a silent part).
+    Raises ExtractionError (``transient`` for retryable failures)."""
+    if not transcription_configured():
+        raise ExtractionError(NO_KEY)
+    with Path(path).open("rb") as handle:
+        return _transcribe_upload(handle, filename=filename or Path(path).name, offset=start_seconds)
 
 
 def transcribe_file(path: Path, *, filename: str = "") -> Extracted:
@@ -169,11 +187,19 @@ def transcribe_file(path: Path, *, filename: str = "") -> Extracted:
     turn, joined. Raises ExtractionError."""
     if not transcription_configured():
         raise ExtractionError(NO_KEY)
-    segments = plan_segments(Path(path))
-    if len(segments) > 1:
-        logger.info("audio over the upload limit: %d parts", len(segments))
-    parts = [transcribe_segment(Path(path), segment=segment, filename=filename) for segment in segments]
-    extracted = join_transcripts(parts)
+    with tempfile.TemporaryDirectory(prefix="studynaut-parts-") as directory:
+        parts = cut_parts(Path(path), directory=Path(directory))
+        texts = [
+            transcribe_part(part.path, start_seconds=part.segment.start_seconds, filename=filename)
+            for part in parts
+        ]
+    return spoken_text(texts)
+
+
+def spoken_text(texts: list[Extracted]) -> Extracted:
+    """The transcripts of consecutive parts joined; an ExtractionError when
+    nothing was said."""
+    extracted = join_transcripts(texts)
     if not extracted.text.strip():
         raise ExtractionError(NO_SPEECH)
     return extracted

@@ -8,11 +8,12 @@ text can be placed on its PDF page or at its second of the recording.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.errors import ExtractionError
 
-__all__ = ["Anchor", "Extracted", "ExtractionError"]
+__all__ = ["Anchor", "Chapter", "Extracted", "ExtractionError", "Speech", "SpeechReader"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,28 @@ def without_ranges(text: str, ranges: tuple[tuple[int, int], ...]) -> str:
 def anchor_at(anchors: tuple[Anchor, ...] | list[Anchor], offset: int) -> Anchor | None:
     index = bisect.bisect_right([anchor.offset for anchor in anchors], offset) - 1
     return anchors[index] if index >= 0 else None
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter of a video: where it starts and what it is called."""
+
+    start_seconds: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Speech too long for one request to the transcription provider: its
+    parts, cut and kept in storage, to be transcribed one task each and
+    joined in order. ``parts``: (start second in the recording, storage
+    name), in order. A video's title and chapters ride along."""
+
+    parts: tuple[tuple[float, str], ...]
+    title: str = ""
+    chapters: tuple[Chapter, ...] = ()
+
+
+# Reads a local audio file: its text (transcribed at once), or its parts to
+# transcribe in parallel. Called as speech(path, filename=...).
+SpeechReader = Callable[..., "Extracted | Speech"]

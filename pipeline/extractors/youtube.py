@@ -25,18 +25,15 @@ import logging
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree.ElementTree import ParseError
 
 import requests
 from django.conf import settings
 
-from .base import Anchor, Extracted, ExtractionError
-
-if TYPE_CHECKING:
-    from .ytdlp import Chapter
+from .base import Anchor, Chapter, Extracted, ExtractionError, Speech, SpeechReader
 
 logger = logging.getLogger(__name__)
 
@@ -418,9 +415,12 @@ def with_chapters(extracted: Extracted, chapters: Sequence[Chapter]) -> Extracte
 # --- the whole extraction ---------------------------------------------------------------------
 
 
-def extract_youtube(video_id: str) -> Extracted:
+def extract_youtube(video_id: str, *, speech: SpeechReader | None = None) -> Extracted | Speech:
     """The text of a YouTube video (transcript, else transcribed audio), with
     its chapters as headings, anchored at its seconds, titled with its title.
+    ``speech(path, filename)`` reads a downloaded audio (default: transcribed
+    here, part after part); it may answer with the parts to transcribe in
+    parallel instead (``Speech``), which then carry the title and chapters.
     Raises ExtractionError (``transient`` for what may work later)."""
     from .audio import transcription_configured
     from .ytdlp import fetch_video_info
@@ -438,16 +438,19 @@ def extract_youtube(video_id: str) -> Extracted:
                 "With an OpenAI key (OPENAI_API_KEY), Studynaut would transcribe its audio instead."
             ) from None
         logger.info("no usable transcript for %s: transcribing its audio", video_id)
-        extracted = transcribe_video_audio(video_id)
+        spoken = transcribe_video_audio(video_id, speech=speech)
+        if isinstance(spoken, Speech):
+            return replace(spoken, title=info.title, chapters=tuple(info.chapters))
+        extracted = spoken
     extracted = with_chapters(extracted, info.chapters)
     return Extracted(text=extracted.text, anchors=extracted.anchors, title=info.title)
 
 
-def transcribe_video_audio(video_id: str) -> Extracted:
+def transcribe_video_audio(video_id: str, *, speech: SpeechReader | None = None) -> Extracted | Speech:
     """The transcribed audio of a video; the download is deleted afterwards, whatever happens."""
     from .audio import transcribe_file
     from .ytdlp import download_audio
 
     with tempfile.TemporaryDirectory(prefix="studynaut-youtube-") as directory:
         path = download_audio(video_id, directory=Path(directory))
-        return transcribe_file(path, filename=path.name)
+        return (speech or transcribe_file)(path, filename=path.name)

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .base import ExtractionError
+from .base import Chapter, ExtractionError
 from .youtube import (
     blocked_error,
     canonical_url,
@@ -57,12 +57,6 @@ _MEDIA_HOST_SUFFIXES = (".googlevideo.com", ".youtube.com")
 def max_audio_bytes() -> int:
     """``YOUTUBE_MAX_AUDIO_BYTES``: the largest audio download of one video."""
     return int(settings.YOUTUBE_MAX_AUDIO_BYTES)
-
-
-@dataclass(frozen=True)
-class Chapter:
-    start_seconds: float
-    title: str
 
 
 @dataclass(frozen=True)
