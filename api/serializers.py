@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -155,6 +156,16 @@ class ProgressSerializer(serializers.Serializer):
     visuals_done = serializers.IntegerField(
         read_only=True, help_text="Visuals in a final state (COMPLETED or FAILED)."
     )
+    chunks_total = serializers.IntegerField(
+        read_only=True,
+        help_text="Parts of a long text or recording worked on one task each (0 for a short text).",
+    )
+    chunks_done = serializers.IntegerField(read_only=True, help_text="Parts in a final state.")
+
+
+class WaitingSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(source="waiting_until", read_only=True)
+    reason = serializers.CharField(source="waiting_reason", read_only=True)
 
 
 class UsageSerializer(serializers.Serializer):
@@ -208,6 +219,9 @@ class SourceSerializer(serializers.ModelSerializer):
     )
     usage = UsageSerializer(source="*", read_only=True)
     url = serializers.CharField(read_only=True, help_text="The video's URL (YOUTUBE); empty for other kinds.")
+    waiting = serializers.SerializerMethodField(
+        help_text="While the source waits for room under a provider's shared rate limit: until when and why."
+    )
 
     class Meta:
         model = Source
@@ -220,6 +234,7 @@ class SourceSerializer(serializers.ModelSerializer):
             "processing_status",
             "processing_stage",
             "progress",
+            "waiting",
             "error_message",
             "note",
             "usage",
@@ -227,6 +242,14 @@ class SourceSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(WaitingSerializer(allow_null=True))
+    def get_waiting(self, source: Source) -> dict | None:
+        if source.waiting_until is None or source.waiting_until <= timezone.now():
+            return None
+        if source.processing_status not in Source.ACTIVE_STATUSES:
+            return None
+        return WaitingSerializer(source).data
 
 
 class SourceDetailSerializer(SourceSerializer):

@@ -6,9 +6,10 @@ simply not there (the API answers 404, never 403).
 """
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from .models import Flashcard, Note, QuizQuestion, Source, Visual
+from .models import AudioSegment, Flashcard, Note, QuizQuestion, Source, TextChunk, Visual
 
 
 def _owned_sources(user: AbstractBaseUser) -> QuerySet[Source]:
@@ -19,14 +20,31 @@ def _owned_notes(user: AbstractBaseUser) -> QuerySet[Note]:
     return Note.objects.filter(owner_id=user.pk)
 
 
+def _count(model, *, final: bool = False):
+    """How many rows of `model` (or how many in a final state) belong to the
+    source of the row: a subquery, so counts of several kinds do not multiply."""
+    rows = model.objects.filter(source=OuterRef("pk"))
+    if final:
+        rows = rows.filter(status__in=model.FINAL_STATUSES)
+    counted = rows.order_by().values("source").annotate(count=Count("pk")).values("count")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def with_progress(sources: QuerySet[Source]) -> QuerySet[Source]:
+    """Sources annotated with their progress: visuals, and chunks (the parts
+    of a long text or recording worked on one task each)."""
+    return sources.annotate(
+        visuals_total=_count(Visual),
+        visuals_done=_count(Visual, final=True),
+        chunks_total=_count(TextChunk) + _count(AudioSegment),
+        chunks_done=_count(TextChunk, final=True) + _count(AudioSegment, final=True),
+    )
+
+
 def source_list(*, user: AbstractBaseUser, processing_status: str | None = None) -> QuerySet[Source]:
     """The user's sources, newest first, with their progress and note id
     annotated (no query per row)."""
-    sources = _owned_sources(user).annotate(
-        visuals_total=Count("visuals", distinct=True),
-        visuals_done=Count("visuals", filter=Q(visuals__status__in=Visual.FINAL_STATUSES), distinct=True),
-        note_pk=F("note__id"),
-    )
+    sources = with_progress(_owned_sources(user)).annotate(note_pk=F("note__id"))
     if processing_status:
         sources = sources.filter(processing_status=processing_status)
     return sources.order_by("-created_at", "-id")

@@ -154,6 +154,12 @@ def respond(fn: Callable[[Recorded], Any]) -> dict:
     return {"kind": "respond", "fn": fn}
 
 
+def choose(fn: Callable[[Recorded], dict]) -> dict:
+    """In-process only: ``fn(recorded_request)`` returns the behaviour for
+    that request (an error for one part of a text, ``ok()`` for the others)."""
+    return {"kind": "choose", "fn": fn}
+
+
 # --- the server machinery -----------------------------------------------------
 
 
@@ -340,6 +346,8 @@ class FakeServer:
         with self._lock:
             self._requests.append(recorded)
         behaviour = self._next_behaviour(route)
+        if behaviour["kind"] == "choose":
+            behaviour = behaviour["fn"](recorded)
         while behaviour["kind"] == "delay":
             if self._stopping.wait(behaviour["seconds"]):
                 return None

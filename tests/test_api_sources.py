@@ -46,7 +46,7 @@ def test_a_text_source_is_accepted_with_its_detail(api, user):
     assert body["title"] == "Leaves"
     assert body["processing_status"] == "PENDING"
     assert body["processing_stage"] is None
-    assert body["progress"] == {"visuals_total": 0, "visuals_done": 0}
+    assert body["progress"] == {"visuals_total": 0, "visuals_done": 0, "chunks_total": 0, "chunks_done": 0}
     assert body["note"] is None
     assert body["visuals"] == []
     assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0}
@@ -301,7 +301,7 @@ def test_list_items_carry_progress_note_and_usage(api, user):
 
     item = api.get(SOURCES).json()["results"][0]
 
-    assert item["progress"] == {"visuals_total": 3, "visuals_done": 2}
+    assert item["progress"] == {"visuals_total": 3, "visuals_done": 2, "chunks_total": 0, "chunks_done": 0}
     assert item["note"] == note.pk
     assert item["usage"] == {"prompt_tokens": 120, "completion_tokens": 80}
     assert "visuals" not in item
@@ -343,7 +343,7 @@ def test_the_detail_shows_progress_visuals_note_and_usage(api, user):
     assert body["id"] == source.pk
     assert body["processing_status"] == "PROCESSING"
     assert body["processing_stage"] == "GENERATING_VISUALS"
-    assert body["progress"] == {"visuals_total": 3, "visuals_done": 2}
+    assert body["progress"] == {"visuals_total": 3, "visuals_done": 2, "chunks_total": 0, "chunks_done": 0}
     assert body["note"] is None
     assert body["usage"] == {"prompt_tokens": 10, "completion_tokens": 5}
     assert [visual["status"] for visual in body["visuals"]] == ["COMPLETED", "FAILED", "PROCESSING"]
