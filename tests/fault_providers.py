@@ -4,7 +4,9 @@ fault-injection suite. Chosen through settings like any provider
 ``IMAGE_PROVIDER=tests.fault_providers.FaultImages``); they wrap the real
 provider (OpenAI or SerpAPI against the fake servers) and misbehave on the
 calls FAULT_CALLS names (comma-separated: lesson_structure, quiz,
-flashcards, images), as FAULT_MODE says:
+flashcards, images; ``call@MARKER`` only when the call's text holds MARKER,
+so that sources of one run can misbehave at different steps), as FAULT_MODE
+says:
 
 - ``kill-worker``: SIGKILL the worker's whole process group (parent and
   pool children), like a crash of its container;
@@ -41,8 +43,16 @@ def _first_time() -> bool:
     return True
 
 
-def misbehave(call: str) -> None:
-    if call not in os.environ.get("FAULT_CALLS", "").split(",") or not _first_time():
+def _targeted(call: str, text: str) -> bool:
+    for entry in os.environ.get("FAULT_CALLS", "").split(","):
+        name, _, marker = entry.strip().partition("@")
+        if name == call and (not marker or marker in text):
+            return True
+    return False
+
+
+def misbehave(call: str, text: str = "") -> None:
+    if not _targeted(call, text) or not _first_time():
         return
     mode = os.environ.get("FAULT_MODE", "kill-worker")
     if mode == "slow":
@@ -69,7 +79,7 @@ class FaultAI:
         return getattr(self._real, "max_input_chars", None)
 
     def complete(self, call, text, *, language="", part=None):
-        misbehave(call)
+        misbehave(call, text)
         return self._real.complete(call, text, language=language, part=part)
 
 
@@ -82,5 +92,5 @@ class FaultImages:
         self._real = SerpAPIImageProvider()
 
     def find_image(self, *, description, query, context=""):
-        misbehave("images")
+        misbehave("images", f"{description}\n{query}\n{context}")
         return self._real.find_image(description=description, query=query, context=context)
