@@ -126,15 +126,14 @@ def test_a_killed_workers_steps_start_again_elsewhere_within_a_minute(stack):
 
 def test_a_live_worker_running_a_long_step_is_not_taken_for_lost(stack):
     stack.env.update(DEFAULT_TIMINGS)
-    stack.worker(
-        "w1",
-        **{**FAULTY, "FAULT_CALLS": "lesson_structure", "FAULT_SLOW_SECONDS": str(WORKER_LOST_AFTER + 15)},
-    )
-    stack.worker("w2")
+    slow = {**FAULTY, "FAULT_CALLS": "lesson_structure", "FAULT_SLOW_SECONDS": str(WORKER_LOST_AFTER + 15)}
+    stack.worker("w1", **slow)
     stack.beat()
     api = stack.web().register()
 
     source_id = api.submit()
+    wait_for(lambda: jobs(source_id, "PROCESS_SOURCE_TEXT").exists(), timeout=60, message="the long step")
+    stack.worker("w2")  # a healthy worker that could take the step over
     source = wait_until_final(source_id, timeout=WORKER_LOST_AFTER + 90)
 
     assert_completed_like_a_clean_run(source_id)
