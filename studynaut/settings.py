@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over its route's limit is refused before anything reads it.
+    "api.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,7 +154,11 @@ MAX_UPLOAD_BYTES = positive_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_TEXT_CHARS = positive_int("MAX_TEXT_CHARS", 200_000)
 # Uploads above this size go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TEXT_CHARS * 4 + 64 * 1024
+# Django's own guard of a non-file body, never below the largest text body:
+# MAX_TEXT_CHARS characters at 12 bytes each (a surrogate pair escaped in
+# JSON) plus room for the other fields, as api.body_limits.text_body_bytes.
+# Every route's own, smaller limit is applied before (api.body_limits).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TEXT_CHARS * 12 + 64 * 1024
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -166,6 +172,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only (nested at most a few levels), unless a view says otherwise:
+    # no endpoint parses a form or a file it does not expect.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.DepthLimitedJSONParser"],
     # Throttles that let requests through when the cache (Redis) is down.
     "DEFAULT_THROTTLE_CLASSES": [
         "api.throttles.AnonThrottle",
