@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="3000/min"),
         "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="240/min"),
         "auth": env.str("THROTTLE_AUTH", default="120/min"),
+        # GET /api/health/ per address: ten a second; a load balancer polls
+        # every few seconds.
+        "health": env.str("THROTTLE_HEALTH", default="600/min"),
     },
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -223,6 +226,10 @@ if not EMBEDDED and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CELERY_BROKER_URL,
         "KEY_PREFIX": "studynaut",
+        # A Redis that does not answer fails a throttle or a health check
+        # within a second (both then go on without it), never after the
+        # operating system's connect timeout.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
