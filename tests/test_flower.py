@@ -2,6 +2,7 @@
 without credentials (SPEC section 1): the Procfile's flower line, started
 as a process manager starts it, and the compose file."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -94,10 +95,8 @@ class Flower:
         )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=30)
 
 
