@@ -16,7 +16,12 @@ from pipeline.lifecycle import source_retry
 from pipeline.models import JobRecord
 from pipeline.services import source_fail
 
+from .login_throttle import ThrottledAdminAuthenticationForm
+
 ADMIN_FAIL_MESSAGE = "Marked failed by an administrator."
+
+# Failed logins are limited per address and per username (api/login_throttle.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class ReadOnlyInline(admin.TabularInline):

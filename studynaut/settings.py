@@ -5,6 +5,7 @@ SQLite with no keys. Nonsense values fail loudly at start-up rather than
 misbehaving later. SPEC section 7 lists the names; `.env.example` documents them.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def positive_float(name: str, default: float) -> float:
     value = env.float(name, default=default)
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive, got {value}.")
+    return value
+
+
+def throttle_rate(name: str, default: str) -> str:
+    """A rate in DRF's format: a positive count per second, minute, hour or
+    day ("120/min")."""
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 120/min (per s, min, hour, day): {value!r}.")
     return value
 
 
@@ -187,16 +197,23 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Generous enough for a client polling many sources at once; creating
         # sources (the expensive part) has its own, stricter scope.
-        "anon": env.str("THROTTLE_ANON", default="120/min"),
-        "user": env.str("THROTTLE_USER", default="3000/min"),
-        "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="240/min"),
-        "auth": env.str("THROTTLE_AUTH", default="120/min"),
+        "anon": throttle_rate("THROTTLE_ANON", "120/min"),
+        "user": throttle_rate("THROTTLE_USER", "3000/min"),
+        "sources_create": throttle_rate("THROTTLE_SOURCES_CREATE", "240/min"),
+        "auth": throttle_rate("THROTTLE_AUTH", "120/min"),
         # GET /api/health/ per address: ten a second; a load balancer polls
         # every few seconds.
-        "health": env.str("THROTTLE_HEALTH", default="600/min"),
+        "health": throttle_rate("THROTTLE_HEALTH", "600/min"),
     },
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Failed logins to the admin allowed per client address and per username
+# (api/login_throttle.py), in the throttles' format.
+ADMIN_LOGIN_FAILURE_RATES = {
+    "address": throttle_rate("THROTTLE_ADMIN_LOGIN_ADDRESS", "30/hour"),
+    "username": throttle_rate("THROTTLE_ADMIN_LOGIN_USERNAME", "10/hour"),
 }
 
 SPECTACULAR_SETTINGS = {
