@@ -20,3 +20,17 @@ def _refuse_the_in_memory_broker(sender=None, **kwargs) -> None:
     component = "celery beat" if kwargs.get("signal") is signals.beat_init else "The Celery worker"
     if message := missing_broker_message(component):
         raise SystemExit(message)
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_worker_logs(logger=None, **kwargs) -> None:
+    """Celery's worker and beat print through handlers of their own (on the
+    root logger, the task logger and the multiprocessing logger), not the
+    ones of settings.LOGGING: keys are redacted there too."""
+    from celery.utils.log import get_multiprocessing_logger
+
+    from pipeline.logging import redact_handlers
+
+    redact_handlers(logger)
+    redact_handlers(get_multiprocessing_logger())

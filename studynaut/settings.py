@@ -407,6 +407,9 @@ LOGGING = {
         "httpx": {"filters": ["redact_secrets"]},
         "httpx2": {"filters": ["redact_secrets"]},
         "openai": {"filters": ["redact_secrets"]},
+        # Unhandled errors of Django's own views (the admin): their traceback
+        # is redacted for whichever handler prints it.
+        "django.request": {"filters": ["redact_secrets"]},
         "studynaut": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "pipeline": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
