@@ -72,6 +72,36 @@ SECRET_KEY = _secret_key()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = csv_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = csv_list("CSRF_TRUSTED_ORIGINS", "")
+
+# --- HTTPS ------------------------------------------------------------------
+# Served over HTTPS (by this process or a proxy in front of it): redirect
+# plain HTTP to https, cookies only over https, HSTS. Unless set, on when
+# DEBUG is off and ALLOWED_HOSTS names a host that is not this machine's
+# loopback: a site reachable under a real name is a deployment. The default
+# hosts (localhost, 127.0.0.1, [::1]) keep local use on plain HTTP working:
+# the test suites, `docker compose up` on a laptop, the embedded commands.
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+HTTPS = env.bool(
+    "HTTPS",
+    default=not DEBUG
+    and any(host not in LOOPBACK_HOSTS and not host.endswith(".localhost") for host in ALLOWED_HOSTS),
+)
+SECURE_SSL_REDIRECT = HTTPS
+# Load balancers and the compose health check probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Behind a TLS-terminating proxy, the request reaches this process over
+# plain HTTP: name the header in which the proxy says it was https (e.g.
+# X-Forwarded-Proto). Only with a proxy that sets (and overwrites) it: a
+# client could send it itself. Unset, no header is trusted.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
 # Absolute base of links the API hands out (generated images).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
