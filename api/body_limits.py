@@ -90,7 +90,11 @@ def too_large_message(length: int | None, limit: int) -> str:
 
 
 def too_large_response(length: int | None, limit: int) -> HttpResponse:
-    return JsonResponse({"detail": too_large_message(length, limit)}, status=413)
+    response = JsonResponse({"detail": too_large_message(length, limit)}, status=413)
+    # Framed by its length (this answer passes no other middleware that
+    # would set it): the client may still be sending.
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 def _declared_length(value: str | None) -> int | None:
