@@ -5,9 +5,10 @@
 to its view and takes the view's limit:
 
 - a view's own `max_body_bytes` (an int, or a function of the request's
-  method and content type): creating a source allows an upload
-  (MAX_UPLOAD_BYTES plus the multipart framing) or a text (MAX_TEXT_CHARS,
-  escaped, plus the other fields);
+  method and content type; the `max_body_bytes` decorator for a function
+  view): creating a source allows an upload (MAX_UPLOAD_BYTES plus the
+  multipart framing) or a text (MAX_TEXT_CHARS, escaped, plus the other
+  fields). A page that takes an upload or a long text must declare it;
 - the admin: Django's DATA_UPLOAD_MAX_MEMORY_SIZE (its forms edit notes
   with their quiz and cards);
 - everything else, and paths that match no view: SMALL_BODY_BYTES
@@ -66,6 +67,18 @@ def source_create_body_bytes(method: str, content_type: str) -> int:
     if content_type.lower().startswith("multipart/"):
         return upload_body_bytes()
     return text_body_bytes()
+
+
+def max_body_bytes(limit: BodyLimit) -> Callable:
+    """Declare a function view's body limit (a class-based view sets the
+    attribute itself): `@max_body_bytes(source_create_body_bytes)` on a page
+    that takes an upload or a long text."""
+
+    def declare(view: Callable) -> Callable:
+        view.max_body_bytes = limit
+        return view
+
+    return declare
 
 
 def body_limit_for(path_info: str, method: str, content_type: str) -> int:

@@ -11,10 +11,18 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
+from django.http import HttpResponse
+from django.urls import path
 from rest_framework.test import APIClient
 
-from api.body_limits import SMALL_BODY_BYTES, limit_asgi_body, text_body_bytes, upload_body_bytes
-from api.parsers import JSON_MAX_DEPTH
+from api.body_limits import (
+    SMALL_BODY_BYTES,
+    limit_asgi_body,
+    max_body_bytes,
+    text_body_bytes,
+    upload_body_bytes,
+)
+from api.parsers import JSON_MAX_CONTAINERS, JSON_MAX_DEPTH
 from notes.models import Note, Source
 from tests.api_fixtures import *  # noqa: F403
 from tests.api_fixtures import make_note, make_source, multipart_body
@@ -187,6 +195,39 @@ def test_nesting_at_the_limit_is_parsed_and_brackets_in_strings_do_not_count(ano
 
     assert too_deep.status_code == 400
     assert response.status_code == 201, response.content
+
+
+def test_a_body_of_thousands_of_empty_arrays_is_a_400_before_it_is_built(anonymous):
+    body = "[" + "[]," * (JSON_MAX_CONTAINERS + 1) + "[]]"
+
+    response = anonymous.generic("POST", "/api/auth/register/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert f"more than {JSON_MAX_CONTAINERS:,} arrays and objects" in response.json()["detail"]
+
+
+@max_body_bytes(123)
+def small_page(request):
+    return HttpResponse("ok")
+
+
+@max_body_bytes(lambda method, content_type: 10 * SMALL_BODY_BYTES if method == "POST" else 0)
+def upload_page(request):
+    return HttpResponse(str(len(request.body)))
+
+
+# This module is the URLconf of the next test (a page of another app).
+urlpatterns = [path("small/", small_page), path("upload/", upload_page)]
+
+
+@pytest.mark.urls(__name__)
+def test_a_function_view_declares_its_own_limit(client):
+    big = b"x" * (2 * SMALL_BODY_BYTES)
+
+    assert client.post("/small/", b"x" * 123, content_type="text/plain").status_code == 200
+    assert client.post("/small/", b"x" * 124, content_type="text/plain").status_code == 413
+    assert client.post("/upload/", big, content_type="text/plain").content == str(len(big)).encode()
+    assert client.generic("PUT", "/upload/", b"x", content_type="text/plain").status_code == 413
 
 
 # --- Chunked bodies (no Content-Length), through the WSGI application ------------------------------
