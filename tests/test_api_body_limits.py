@@ -315,6 +315,11 @@ def test_the_admin_login_and_a_large_admin_form_still_work(client, user, setting
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Note.objects.get(pk=note.pk).title == "Edited"
     assert note.flashcards.get().back == long_back
+    # and its own limit holds, before the form (or the CSRF check) reads anything
+    refused = declare(
+        client, "POST", f"/admin/notes/note/{note.pk}/change/", HUGE, "multipart/form-data; boundary=x"
+    )
+    assert refused.status_code == 413
 
 
 # --- ASGI -------------------------------------------------------------------------------------

@@ -62,55 +62,42 @@ def test_a_web_or_worker_process_without_a_broker_refuses_to_start(tmp_path, arg
     assert "manage.py process" in output
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
+def test_without_a_broker_the_commands_that_need_none_still_work_but_the_web_server_does_not(tmp_path):
+    env = {"DJANGO_SUPERUSER_PASSWORD": "a-long-root-pass-phrase-1", "STATIC_ROOT": str(tmp_path / "static")}
+    for command in (
         ["check"],
         ["migrate", "--noinput"],
         ["createsuperuser", "--noinput", "--username", "root", "--email", "root@example.org"],
         ["collectstatic", "--noinput"],
-    ],
-    ids=lambda command: command[0],
-)
-def test_commands_that_need_no_broker_still_work_without_one(tmp_path, command):
-    if command[0] == "createsuperuser":
-        assert run(tmp_path, [sys.executable, "manage.py", "migrate", "--noinput"]).returncode == 0
+    ):
+        result = run(tmp_path, [sys.executable, "manage.py", *command], **env)
+        assert result.returncode == 0, (command, result.stderr[-3000:])
 
-    result = run(
-        tmp_path,
-        [sys.executable, "manage.py", *command],
-        DJANGO_SUPERUSER_PASSWORD="a-long-root-pass-phrase-1",
-        STATIC_ROOT=str(tmp_path / "static"),
-    )
+    web = run(tmp_path, [str(BIN / "gunicorn"), "studynaut.wsgi", "--bind", "127.0.0.1:0"], timeout=90)
 
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert web.returncode != 0
+    assert MESSAGE in web.stdout + web.stderr
 
 
-def test_the_embedded_serve_command_may_load_the_web_application_without_a_broker(tmp_path):
+def test_the_web_application_loads_with_a_broker_or_in_an_embedded_command_only(tmp_path):
     """`manage.py serve` (SPEC section 6) serves the API in-process on the
-    in-memory broker: marked embedded by manage.py, it loads the WSGI
-    application as runserver would."""
-    code = (
-        "from studynaut.embedded import mark_embedded_command; "
-        "mark_embedded_command(['manage.py', 'serve']); "
+    in-memory broker: marked embedded by manage.py, it may load the WSGI
+    application as runserver does. Nothing else may without a broker."""
+    load = (
         "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'studynaut.settings'; "
         "import studynaut.wsgi; from django.conf import settings; print(settings.CELERY_BROKER_URL)"
     )
-
-    result = run(tmp_path, [sys.executable, "-c", code])
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "memory://"
-
-
-def test_a_broker_url_lets_the_web_application_load(tmp_path):
-    code = "import studynaut.wsgi"
-
-    result = run(
-        tmp_path,
-        [sys.executable, "-c", code],
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/15",
-        DJANGO_SETTINGS_MODULE="studynaut.settings",
+    as_serve = (
+        "from studynaut.embedded import mark_embedded_command; "
+        "mark_embedded_command(['manage.py', 'serve']); "
     )
 
-    assert result.returncode == 0, result.stderr[-3000:]
+    plain = run(tmp_path, [sys.executable, "-c", load])
+    embedded = run(tmp_path, [sys.executable, "-c", as_serve + load])
+    with_broker = run(tmp_path, [sys.executable, "-c", load], CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+
+    assert plain.returncode != 0
+    assert MESSAGE in plain.stderr
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+    assert embedded.stdout.strip() == "memory://"
+    assert with_broker.returncode == 0, with_broker.stderr[-3000:]

@@ -147,7 +147,9 @@ def test_flower_refuses_empty_or_half_credentials(flowers, credentials):
     assert flower.wait_exit() != 0
 
 
-def test_with_credentials_flower_may_listen_on_every_interface_and_asks_for_them(flowers):
+def test_only_with_credentials_flower_may_listen_on_every_interface_and_asks_for_them(flowers):
+    assert flowers(FLOWER_ADDRESS="0.0.0.0").wait_exit() != 0
+
     flower = flowers(FLOWER_ADDRESS="0.0.0.0", FLOWER_BASIC_AUTH=":".join(CREDENTIALS))
 
     assert flower.wait_listening() == ["0.0.0.0"]
