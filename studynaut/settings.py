@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------
+# Unset: the in-memory broker of the embedded commands (manage.py process and
+# serve). The web server, workers and beat refuse to start on it
+# (studynaut/embedded.py): their work would stay in their own memory.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 EMBEDDED = CELERY_BROKER_URL.startswith("memory://")
 CELERY_RESULT_BACKEND = env.str(
