@@ -15,7 +15,12 @@ from notes.models import Flashcard, Note, QuizQuestion, Source, Visual
 from pipeline import lifecycle
 from pipeline.models import JobRecord
 
+from .login_throttle import ThrottledAdminAuthenticationForm
+
 ADMIN_FAIL_MESSAGE = "Marked failed by an administrator."
+
+# Failed logins are limited per address and per username (api/login_throttle.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class ReadOnlyInline(admin.TabularInline):

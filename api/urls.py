@@ -3,7 +3,7 @@
 from django.urls import path
 
 from . import views
-from .health import HealthView
+from .health import HealthDetailsView, HealthView
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
@@ -18,4 +18,5 @@ urlpatterns = [
         "notes/<int:pk>/flashcards.apkg", views.NoteFlashcardsAnkiView.as_view(), name="note-flashcards-apkg"
     ),
     path("health/", HealthView.as_view(), name="health"),
+    path("health/details/", HealthDetailsView.as_view(), name="health-details"),
 ]

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +32,9 @@ from notes.models import Note, Source
 from pipeline.lifecycle import source_create, source_delete, source_retry
 
 from . import uploads
+from .body_limits import source_create_body_bytes
 from .errors import Conflict
+from .parsers import DepthLimitedJSONParser
 from .serializers import (
     CREATE_SERIALIZERS,
     CredentialsSerializer,
@@ -119,16 +121,12 @@ SOURCE_CREATE_JSON = PolymorphicProxySerializer(
 class SourceListCreateView(generics.ListCreateAPIView):
     throttle_classes = [*DEFAULT_THROTTLES, ScopedWriteThrottle]
     throttle_scope = "sources_create"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # The only endpoint that takes forms and files; the others take JSON only
+    # (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES).
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser, FormParser]
+    # Read by api.body_limits before the body is: an upload, or a text.
+    max_body_bytes = staticmethod(source_create_body_bytes)
     serializer_class = SourceSerializer
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        if request.method == "POST":
-            # First of all, before authentication (a session's CSRF check
-            # would parse a multipart body): an oversized body is refused
-            # unread.
-            uploads.reject_oversized_request(request.META)
-        super().initial(request, *args, **kwargs)
 
     def get_queryset(self):
         filters = SourceFilterSerializer(data=self.request.query_params)

@@ -7,6 +7,7 @@ them. Every setting the code reads is defined here. Importing this module
 writes no files.
 """
 
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -30,6 +31,15 @@ def positive_float(name: str, default: float) -> float:
     value = env.float(name, default=default)
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive, got {value}.")
+    return value
+
+
+def throttle_rate(name: str, default: str) -> str:
+    """A rate in DRF's format: a positive count per second, minute, hour or
+    day ("120/min")."""
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 120/min (per s, min, hour, day): {value!r}.")
     return value
 
 
@@ -62,6 +72,36 @@ SECRET_KEY, SECRET_KEY_EPHEMERAL = _secret_key()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = csv_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = csv_list("CSRF_TRUSTED_ORIGINS", "")
+
+# --- HTTPS ------------------------------------------------------------------
+# Served over HTTPS (by this process or a proxy in front of it): redirect
+# plain HTTP to https, cookies only over https, HSTS. Unless set, on when
+# DEBUG is off and ALLOWED_HOSTS names a host that is not this machine's
+# loopback: a site reachable under a real name is a deployment. The default
+# hosts (localhost, 127.0.0.1, [::1]) keep local use on plain HTTP working:
+# the test suites, `docker compose up` on a laptop, the embedded commands.
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+HTTPS = env.bool(
+    "HTTPS",
+    default=not DEBUG
+    and any(host not in LOOPBACK_HOSTS and not host.endswith(".localhost") for host in ALLOWED_HOSTS),
+)
+SECURE_SSL_REDIRECT = HTTPS
+# Load balancers and the compose health check probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Behind a TLS-terminating proxy, the request reaches this process over
+# plain HTTP: name the header in which the proxy says it was https (e.g.
+# X-Forwarded-Proto). Only with a proxy that sets (and overwrites) it: a
+# client could send it itself. Unset, no header is trusted.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
 # Absolute base of links the API hands out (generated images).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
@@ -83,6 +123,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over its route's limit is refused before anything reads it.
+    "api.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,7 +196,11 @@ MAX_UPLOAD_BYTES = positive_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_TEXT_CHARS = positive_int("MAX_TEXT_CHARS", 200_000)
 # Uploads above this size go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TEXT_CHARS * 4 + 64 * 1024
+# Django's own guard of a non-file body, never below the largest text body:
+# MAX_TEXT_CHARS characters at 12 bytes each (a surrogate pair escaped in
+# JSON) plus room for the other fields, as api.body_limits.text_body_bytes.
+# Every route's own, smaller limit is applied before (api.body_limits).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_TEXT_CHARS * 12 + 64 * 1024
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -168,6 +214,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only (nested at most a few levels), unless a view says otherwise:
+    # no endpoint parses a form or a file it does not expect.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.DepthLimitedJSONParser"],
     # Throttles that let requests through when the cache (Redis) is down.
     "DEFAULT_THROTTLE_CLASSES": [
         "api.throttles.AnonThrottle",
@@ -180,13 +229,23 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Generous enough for a client polling many sources at once; creating
         # sources (the expensive part) has its own, stricter scope.
-        "anon": env.str("THROTTLE_ANON", default="120/min"),
-        "user": env.str("THROTTLE_USER", default="3000/min"),
-        "sources_create": env.str("THROTTLE_SOURCES_CREATE", default="240/min"),
-        "auth": env.str("THROTTLE_AUTH", default="120/min"),
+        "anon": throttle_rate("THROTTLE_ANON", "120/min"),
+        "user": throttle_rate("THROTTLE_USER", "3000/min"),
+        "sources_create": throttle_rate("THROTTLE_SOURCES_CREATE", "240/min"),
+        "auth": throttle_rate("THROTTLE_AUTH", "120/min"),
+        # GET /api/health/ per address: ten a second; a load balancer polls
+        # every few seconds.
+        "health": throttle_rate("THROTTLE_HEALTH", "600/min"),
     },
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Failed logins to the admin allowed per client address and per username
+# (api/login_throttle.py), in the throttles' format.
+ADMIN_LOGIN_FAILURE_RATES = {
+    "address": throttle_rate("THROTTLE_ADMIN_LOGIN_ADDRESS", "30/hour"),
+    "username": throttle_rate("THROTTLE_ADMIN_LOGIN_USERNAME", "10/hour"),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -204,6 +263,9 @@ SPECTACULAR_SETTINGS = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------
+# Unset: the in-memory broker of the embedded commands (manage.py process and
+# serve). The web server, workers and beat refuse to start on it
+# (studynaut/embedded.py): their work would stay in their own memory.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 EMBEDDED = CELERY_BROKER_URL.startswith("memory://")
 CELERY_RESULT_BACKEND = env.str(
@@ -216,6 +278,10 @@ if not EMBEDDED and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CELERY_BROKER_URL,
         "KEY_PREFIX": "studynaut",
+        # A Redis that does not answer fails a throttle or a health check
+        # within a second (both then go on without it), never after the
+        # operating system's connect timeout.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
@@ -412,6 +478,9 @@ LOGGING = {
         "httpx": {"filters": ["redact_secrets"]},
         "httpx2": {"filters": ["redact_secrets"]},
         "openai": {"filters": ["redact_secrets"]},
+        # Unhandled errors of Django's own views (the admin): their traceback
+        # is redacted for whichever handler prints it.
+        "django.request": {"filters": ["redact_secrets"]},
         "studynaut": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "pipeline": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "notes": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

@@ -20,6 +20,7 @@ ENDPOINTS = {
     "/api/notes/{id}/flashcards.csv": {"get"},
     "/api/notes/{id}/flashcards.apkg": {"get"},
     "/api/health/": {"get"},
+    "/api/health/details/": {"get"},
 }
 
 

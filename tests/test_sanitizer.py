@@ -74,6 +74,20 @@ XSS_PAYLOADS = [
     "<x onclick=alert(1)>custom element</x>",
     "<template><script>alert(1)</script></template>",
     '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    # Images that call another host over plain http or without a scheme,
+    # and links to another host without a scheme.
+    '<img src="http://tracker.example/pixel.gif">',
+    "![pixel](http://tracker.example/pixel.gif)",
+    '<IMG SRC="HTTP://tracker.example/pixel.gif">',
+    '<img src="//tracker.example/pixel.gif">',
+    "![pixel](//tracker.example/pixel.gif)",
+    '<img src="/\\tracker.example/pixel.gif">',
+    '<img src="\\\\tracker.example/pixel.gif">',
+    '<img src=" //tracker.example/pixel.gif">',
+    '<img src="/&#x09;/tracker.example/pixel.gif">',
+    '<a href="//evil.example/login">sign in</a>',
+    '<a href="\\/evil.example/login">sign in</a>',
+    "[sign in](//evil.example/login)",
 ]
 
 ALLOWED_TAGS = {
@@ -85,12 +99,24 @@ ALLOWED_TAGS = {
 URL_ATTRIBUTES = {"href", "src", "action", "background", "data", "xlink:href", "formaction", "poster"}
 
 
+PUBLIC_BASE = "http://localhost:8000"  # PUBLIC_BASE_URL of the test settings
+
+
+def browser_url(value: str) -> str:
+    """A URL as a browser reads it: tabs and newlines dropped anywhere, C0
+    controls and spaces around."""
+    return "".join(char for char in value if char not in "\t\n\r").strip("".join(map(chr, range(33))))
+
+
 def url_scheme(value: str) -> str:
-    """The scheme a browser reads from a URL ("" for a relative one): it
-    drops tabs and newlines anywhere and C0 controls and spaces around."""
-    value = "".join(char for char in value if char not in "\t\n\r").strip("".join(map(chr, range(33))))
-    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", value)
+    """The scheme a browser reads from a URL ("" for a relative one)."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", browser_url(value))
     return match.group(1).lower() if match else ""
+
+
+def protocol_relative(value: str) -> bool:
+    """`//host/...`: another host; browsers read a backslash as a slash."""
+    return not url_scheme(value) and browser_url(value)[:2].replace("\\", "/") == "//"
 
 
 class Elements(HTMLParser):
@@ -126,7 +152,10 @@ def problems_in(html: str) -> list[str]:
                 found.append(f"{name} attribute on <{tag}>")
             if name in URL_ATTRIBUTES:
                 scheme = url_scheme(value)
-                if scheme not in {"", "http", "https"}:
+                allowed = {"", "https"} if (tag, name) == ("img", "src") else {"", "http", "https"}
+                if protocol_relative(value):
+                    found.append(f"protocol-relative URL in {name} of <{tag}>")
+                elif scheme not in allowed and not browser_url(value).startswith(f"{PUBLIC_BASE}/"):
                     found.append(f"{scheme}: URL in {name} of <{tag}>")
     return found
 
@@ -183,6 +212,10 @@ def test_the_checker_itself_catches_what_it_should():
     assert problems_in("<p onclick=x>") == ["event attribute onclick on <p>"]
     assert problems_in("<script>") == ["tag <script>"]
     assert problems_in('<img src="https://ok.example/a.png">') == []
+    assert problems_in('<img src="http://ok.example/a.png">') == ["http: URL in src of <img>"]
+    assert problems_in('<img src="/\\ok.example/a.png">') == ["protocol-relative URL in src of <img>"]
+    assert problems_in('<a href=" //ok.example/">') == ["protocol-relative URL in href of <a>"]
+    assert problems_in('<a href="http://ok.example/">') == []
 
 
 def test_ordinary_markdown_survives():
@@ -208,3 +241,43 @@ def test_text_that_looks_like_html_is_escaped_not_run():
 
     assert "<code>&lt;script&gt;</code>" in html
     assert "<script" not in html.lower()
+
+
+@pytest.mark.parametrize(
+    ("markdown", "kept"),
+    [
+        ("![A cell](https://images.example/cell.png)", 'src="https://images.example/cell.png"'),
+        ("![A cell](/images/generated/abc.svg)", 'src="/images/generated/abc.svg"'),
+        (f"![A cell]({PUBLIC_BASE}/images/generated/a.svg)", f'src="{PUBLIC_BASE}/images/generated/a.svg"'),
+        ("[More](http://example.org/cells)", 'href="http://example.org/cells"'),
+        ("[More](https://example.org/cells)", 'href="https://example.org/cells"'),
+        ("[Next](/notes/2/)", 'href="/notes/2/"'),
+        ("[Section](#cells)", 'href="#cells"'),
+    ],
+)
+def test_https_images_our_own_urls_and_http_links_are_kept(markdown, kept):
+    assert kept in sanitized_html(markdown)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "dropped"),
+    [
+        ("![pixel](http://tracker.example/p.gif)", "tracker.example"),
+        ("![pixel](//tracker.example/p.gif)", "tracker.example"),
+        ("[sign in](//evil.example/login)", "evil.example"),
+        ("<img src='/\\tracker.example/p.gif'>", "tracker.example"),
+    ],
+)
+def test_plain_http_images_and_protocol_relative_urls_are_dropped(markdown, dropped):
+    assert dropped not in sanitized_html(markdown)
+
+
+def test_a_providers_plain_http_image_is_asked_for_over_https():
+    from notes.models import Visual
+    from pipeline.render import visual_markdown
+
+    visual = Visual(status=Visual.Status.COMPLETED, image_url="http://images.example/cell.png")
+
+    html = sanitized_html(visual_markdown(visual, "a cell"))
+
+    assert '<img alt="a cell" src="https://images.example/cell.png">' in html

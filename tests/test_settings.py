@@ -88,6 +88,8 @@ def test_the_watchdog_looks_several_times_within_the_stuck_threshold(tmp_path, s
         ({"PIPELINE_MAX_ATTEMPTS": "0"}, "PIPELINE_MAX_ATTEMPTS"),
         ({"OPENAI_RPM": "-5"}, "OPENAI_RPM"),
         ({"MAX_UPLOAD_BYTES": "lots"}, "MAX_UPLOAD_BYTES"),
+        ({"THROTTLE_HEALTH": "lots"}, "THROTTLE_HEALTH"),
+        ({"THROTTLE_ADMIN_LOGIN_USERNAME": "0/hour"}, "THROTTLE_ADMIN_LOGIN_USERNAME"),
     ],
 )
 def test_nonsense_fails_loudly_at_start_up(tmp_path, env, message):
