@@ -268,3 +268,21 @@ def test_an_empty_text_file_is_refused(tmp_path):
     path.write_text("\n  \n")
 
     assert refusal(str(path)) == f"{path} has no text."
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("lecture", "lecture"),
+        ("La révolution industrielle", "la-revolution-industrielle"),
+        ("Week 3: Hash tables (part 2/3)", "week-3-hash-tables-part-23"),
+        ("光合作用", "光合作用"),
+        ("../../etc/passwd", "etcpasswd"),
+        ("?!", "note"),
+        ("x" * 200, "x" * 80),
+    ],
+)
+def test_a_note_is_named_by_a_safe_slug_of_its_source(name, slug):
+    from api.management.commands.process import note_slug
+
+    assert note_slug(name) == slug

@@ -360,9 +360,12 @@ class Command(BaseCommand):
             where = f" while {label[0].lower()}{label[1:]}" if label else ""
             raise CommandError(f"Source #{source.pk} failed{where}: {source.error_message}")
         note = Note.objects.prefetch_related("quiz_questions", "flashcards").get(source=source)
-        path = claim_note_path(out, request.name or source.title or note.title)
-        path.write_text(export_markdown(note, images_dir=path.parent / IMAGES_DIR_NAME), encoding="utf-8")
-        remove_unused_images(path.parent)
+        folder, stem, suffix = note_target(out, request.name or source.title or note.title)
+        folder.mkdir(parents=True, exist_ok=True)
+        markdown = export_markdown(note, images_dir=folder / IMAGES_DIR_NAME)
+        path = claim_new_file(folder, stem, suffix)
+        path.write_text(markdown, encoding="utf-8")
+        remove_unused_images(folder)
         if source.processing_status == Source.Status.COMPLETED_WITH_ERRORS:
             self.stdout.write(self.style.WARNING(f"Completed with errors: {source.error_message}"))
         self.stdout.write(
@@ -380,16 +383,19 @@ def note_slug(name: str) -> str:
     return slug[:MAX_SLUG_CHARS].rstrip("-_") or "note"
 
 
-def claim_note_path(out: str | None, name: str) -> Path:
-    """A new, empty file for the note: ``--out`` itself, or a name made of
-    the source's in the ``--out`` folder (default ``out/``); ``-2``, ``-3``,
-    ... added until the name is free. Created exclusively, so two runs at
-    once do not take the same name."""
+def note_target(out: str | None, name: str) -> tuple[Path, str, str]:
+    """Where the note goes: the folder, and the file's stem and suffix.
+    ``--out`` is a file, or a folder (ending in a slash, or existing) in which
+    the file is named after the source; default ``out/``."""
     if out is None or out.endswith(("/", "\\")) or Path(out).is_dir():
-        folder, stem, suffix = Path(out) if out else DEFAULT_OUT_DIR, note_slug(name), ".md"
-    else:
-        folder, stem, suffix = Path(out).parent, Path(out).stem, Path(out).suffix or ".md"
-    folder.mkdir(parents=True, exist_ok=True)
+        return (Path(out) if out else DEFAULT_OUT_DIR), note_slug(name), ".md"
+    return Path(out).parent, Path(out).stem, Path(out).suffix or ".md"
+
+
+def claim_new_file(folder: Path, stem: str, suffix: str) -> Path:
+    """A new, empty file: ``stem``, else ``stem-2``, ``stem-3``, ... Created
+    exclusively, so an existing note is never overwritten and two runs at
+    once never take the same name."""
     for number in count(1):
         path = folder / (f"{stem}{suffix}" if number == 1 else f"{stem}-{number}{suffix}")
         try:
