@@ -286,3 +286,21 @@ def test_a_note_is_named_by_a_safe_slug_of_its_source(name, slug):
     from api.management.commands.process import note_slug
 
     assert note_slug(name) == slug
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("Photosynthèse et café\n".encode(), "Photosynthèse et café\n"),
+        ("\ufeffWith a BOM\n".encode(), "With a BOM\n"),
+        ("Ünïcode in UTF-16\n".encode("utf-16"), "Ünïcode in UTF-16\n"),
+        ("Windows café\r\n".encode("latin-1"), "Windows café\r\n"),
+        (b"tabs\tand\x0cform feeds\n", "tabs\tand\x0cform feeds\n"),
+        (b"a NUL\x00 is not text", None),
+        ("no BOM, UTF-16".encode("utf-16-le"), None),
+    ],
+)
+def test_a_text_file_is_decoded_as_the_captions_extractor_does_and_binary_is_not_text(raw, text):
+    from api.management.commands.process import decode_text_file
+
+    assert decode_text_file(raw) == text

@@ -12,6 +12,7 @@ written to a new file named after the source (`out/lecture.md`, then
 beside it.
 """
 
+import codecs
 import contextlib
 import hashlib
 import logging
@@ -68,6 +69,9 @@ IMAGES_DIR_NAME = "images"
 # The pictures export_markdown writes: only these are ever removed.
 GENERATED_IMAGE_NAME_RE = re.compile(r"visual-[0-9a-f]{12}\.svg")
 MAX_SLUG_CHARS = 80
+# Characters no text file holds: the C0 controls but tab, newlines and form
+# feed, and DEL.
+BINARY_CHARS_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # A text of MAX_TEXT_CHARS characters has at most 4 bytes a character (UTF-8,
 # or UTF-16 with surrogates), plus a byte-order mark.
 TEXT_BYTES_PER_CHAR = 4
@@ -194,9 +198,7 @@ class Command(BaseCommand):
             )
         raw = path.read_bytes()
         known = filetype.guess(raw[: uploads.SNIFF_BYTES])
-        # Decoded as the API decodes a caption file (UTF-16 with a BOM, UTF-8,
-        # else Latin-1); None when it holds control characters no text has.
-        text = None if known else uploads._caption_text(raw)
+        text = None if known else decode_text_file(raw)
         if text is None:
             what = f"a {known.extension} file ({known.mime})" if known else "binary data"
             raise CommandError(
@@ -375,6 +377,25 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Written to {path}")
+
+
+def decode_text_file(raw: bytes) -> str | None:
+    """A file's bytes as text, or None when they are not text. The API never
+    judges a text file (it takes text as a JSON string); the command decodes
+    one as the captions extractor decodes a file (UTF-16 with a BOM, else
+    UTF-8, else Latin-1). A binary file decodes as Latin-1 too, but it holds
+    control characters that no text has."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    return None if BINARY_CHARS_RE.search(text) else text
 
 
 def note_slug(name: str) -> str:
