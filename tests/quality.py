@@ -37,7 +37,7 @@ LECTURES = {
     "es-sistema-inmunitario.md": ("es", "Spanish Markdown"),
     "fr-revolution-industrielle.txt": ("fr", "French plain text"),
     "de-plattentektonik.md": ("de", "German Markdown (short)"),
-    "en-long-history-of-computing.txt": ("en", "long document"),
+    "en-history-of-computing.md": ("en", "long document (Markdown, twelve chapters)"),
 }
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
