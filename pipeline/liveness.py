@@ -31,6 +31,7 @@ from . import coordination
 logger = logging.getLogger(__name__)
 
 _beating: dict[int, threading.Thread] = {}
+_stopped: dict[int, threading.Event] = {}
 _lock = threading.Lock()
 
 
@@ -47,9 +48,8 @@ def beat(client: redis.Redis, identity: str) -> None:
     client.set(_key(identity), "1", px=int(settings.WORKER_LOST_AFTER * 1000))
 
 
-def _beat_forever(identity: str) -> None:
+def _beat_forever(identity: str, stop: threading.Event) -> None:
     interval = max(0.5, settings.WORKER_LOST_AFTER / 5)
-    stop = threading.Event()
     while not stop.wait(interval):
         client = coordination.client()
         if client is None:
@@ -80,11 +80,32 @@ def ensure_beating() -> None:
             beat(client, identity)
         except redis.RedisError as exc:
             logger.warning("could not prove this worker alive (%s)", type(exc).__name__)
+        stop = _stopped[pid] = threading.Event()
         thread = threading.Thread(
-            target=_beat_forever, args=(identity,), name="studynaut-heartbeat", daemon=True
+            target=_beat_forever, args=(identity, stop), name="studynaut-heartbeat", daemon=True
         )
         thread.start()
         _beating[pid] = thread
+
+
+def stop_beating() -> None:
+    """This process stops proving it is alive (an embedded worker that
+    stops, a test's worker): its key goes at once."""
+    pid = os.getpid()
+    with _lock:
+        stop = _stopped.pop(pid, None)
+        thread = _beating.pop(pid, None)
+    if stop is None:
+        return
+    stop.set()
+    if thread is not None:
+        thread.join(timeout=5)
+    client = coordination.client()
+    if client is not None:
+        try:
+            client.delete(_key(worker_identity()))
+        except redis.RedisError as exc:
+            logger.warning("could not withdraw this worker's sign of life (%s)", type(exc).__name__)
 
 
 def alive(identities: set[str]) -> set[str]:
@@ -96,3 +117,11 @@ def alive(identities: set[str]) -> set[str]:
     ordered = sorted(identities)
     found = client.mget([_key(identity) for identity in ordered])
     return {identity for identity, value in zip(ordered, found, strict=True) if value is not None}
+
+
+def alive_count() -> int | None:
+    """How many processes proved they are alive lately (None without a shared Redis)."""
+    client = coordination.client()
+    if client is None:
+        return None
+    return sum(1 for _ in client.scan_iter(match=_key("*"), count=500))

@@ -1,4 +1,5 @@
-"""What must be a Celery signal: the worker's database connections, handled
+"""What must be a Celery signal: a worker process starts proving it is
+alive as soon as it exists; and the worker's database connections, handled
 at task boundaries as Django handles them at request boundaries.
 
 Celery's Django fix-up closes every connection before and after each task
@@ -14,6 +15,16 @@ import sys
 
 from celery import signals
 from django.db import close_old_connections, connections
+
+from . import liveness
+
+
+@signals.worker_process_init.connect
+@signals.worker_ready.connect
+def prove_alive(**_) -> None:
+    # A prefork pool child (worker_process_init) or the worker itself
+    # (worker_ready; the process of a thread pool): before its first task.
+    liveness.ensure_beating()
 
 
 def _greenlet_pool() -> bool:

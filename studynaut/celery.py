@@ -2,7 +2,10 @@ import os
 
 from celery import Celery, signals
 
+from studynaut import broker_fixes
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studynaut.settings")
+broker_fixes.apply()
 
 app = Celery("studynaut")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -79,7 +79,7 @@ def celery_worker(transactional_db, redis_db):
     """
     from celery.contrib.testing.worker import start_worker
 
-    from pipeline import steps
+    from pipeline import liveness, steps
 
     with start_worker(
         celery_app,
@@ -91,6 +91,8 @@ def celery_worker(transactional_db, redis_db):
         loglevel="WARNING",
     ) as worker:
         yield worker
+    # This test process ran tasks: it stops proving it is a worker.
+    liveness.stop_beating()
 
 
 @pytest.fixture

@@ -341,9 +341,9 @@ class Stack:
                 "bookkeeping,ai,images",
                 "-n",
                 f"{name}-{len(self.procs)}@%h",
-                "--without-mingle",
+                # As the Procfile runs them (remote control is off in the settings).
                 "--without-gossip",
-                "--without-heartbeat",
+                "--without-mingle",
                 "-l",
                 "INFO",
             ],

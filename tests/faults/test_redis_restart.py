@@ -26,15 +26,7 @@ from ..conftest import wait_for
 from ..fakes import delay
 from .conftest import FINAL, assert_completed_like_a_clean_run, jobs, status_of, wait_until_final
 
-# One rerun at most: about one run in fifteen, a worker hangs or exits inside
-# kombu while Redis disappears under it (a Celery/kombu reconnection race, not
-# ours; see the closing notes of docs/reliability.md). Every attempt asserts
-# the full guarantee; a second failure fails the test.
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.flaky(reruns=1),
-]
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 WATCHDOG = {"PIPELINE_STUCK_AFTER": "4", "PIPELINE_MAX_ATTEMPTS": "5", "WATCHDOG_INTERVAL": "1"}
 SOURCES = 6
@@ -104,3 +96,46 @@ def test_a_source_submitted_while_redis_is_down_is_kept_pending_and_started_by_t
     later = wait_until_final(api.submit(title="Submitted once Redis is back"), timeout=20)
     assert later.processing_status == Source.Status.COMPLETED
     assert later.resume_attempts == 0
+
+
+RESTARTS = 30
+
+
+def test_thirty_redis_restarts_under_load_leave_every_worker_alive_and_every_source_final(
+    make_stack, openai_fake
+):
+    """Workers as the Procfile runs them. An acknowledgement that fails while
+    Redis is away must neither kill the worker nor leave it idle with its
+    prefetch credit used up (studynaut/broker_fixes.py). No supervisor here:
+    a worker that exits, or that stops consuming, fails the test."""
+    stack = make_stack("aof")
+    stack.env.update({**WATCHDOG, "PIPELINE_MAX_ATTEMPTS": "100"})
+    openai_fake.set_default("lesson_structure", delay(0.4))
+    workers = [stack.worker(name) for name in ("w1", "w2")]
+    stack.beat()
+    api = stack.web().register()
+
+    ids = []
+    for number in range(RESTARTS):
+        ids.append(api.submit(title=f"Source {number}"))
+        time.sleep(0.8)
+        stack.redis.restart(down_for=0.3)
+        assert all(worker.alive for worker in workers), (
+            f"a worker died at restart {number + 1}:\n{stack.logs()}"
+        )
+
+    def unfinished():
+        return list(
+            Source.objects.filter(pk__in=ids)
+            .exclude(processing_status__in=FINAL)
+            .values_list("pk", "processing_status", "processing_stage", "resume_attempts", "progress_at")
+        )
+
+    try:
+        wait_for(lambda: not unfinished(), timeout=180, interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"not final: {unfinished()}") from None
+    assert all(worker.alive for worker in workers), stack.logs()
+    for source_id in ids:
+        wait_until_final(source_id, timeout=10)
+        assert_completed_like_a_clean_run(source_id)

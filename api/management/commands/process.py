@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import filetype
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import checks
@@ -41,7 +42,7 @@ from api import uploads
 from api.serializers import CREATE_SERIALIZERS
 from notes.apps import write_secret_key
 from notes.models import Note, Source, Visual
-from pipeline import lifecycle, steps
+from pipeline import lifecycle, liveness, steps
 
 CLI_USERNAME = "studynaut-cli"
 Kind = Source.Kind
@@ -293,12 +294,10 @@ class Command(BaseCommand):
         return worker
 
     def _warn_without_workers(self) -> None:
-        from studynaut.celery import app
-
         try:
-            answering = app.control.ping(timeout=1.0)
-        except Exception:  # the broker itself: the pipeline's own errors will say more
-            answering = []
+            answering = liveness.alive_count()
+        except redis.RedisError:  # Redis itself: the pipeline's own errors will say more
+            answering = 0
         if not answering:
             self.stderr.write(
                 self.style.WARNING(
