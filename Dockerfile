@@ -4,6 +4,10 @@ FROM python:3.11-slim
 # .env, .git and .venv out of the build context.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STUDYNAUT_DATA_DIR=/data
 WORKDIR /app
+# ffmpeg cuts and re-encodes long audio (pipeline/extractors/media.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
